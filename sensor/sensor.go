@@ -1,0 +1,187 @@
+package sensor
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/macsensor/macsensor/sensor/ecs"
+	"github.com/macsensor/macsensor/sensor/host"
+	"github.com/macsensor/macsensor/sensor/proc"
+	"github.com/macsensor/macsensor/sensor/socket"
+)
+
+// ProcessTable is what the sensor needs of a process source (proc.Table).
+type ProcessTable interface {
+	List(dst []proc.Entry) ([]proc.Entry, error)
+	Details(pid int32, d *proc.Details) error
+}
+
+// SocketTable is what the sensor needs of a socket source (socket.Table).
+type SocketTable interface {
+	List(dst []socket.Conn) ([]socket.Conn, error)
+}
+
+// Options configures a Sensor.
+type Options struct {
+	Host  host.Info
+	Agent ecs.Agent
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// UserName maps a uid to a user name ("" when unknown); nil: names are
+	// left out. It is called once per new process or connection and should
+	// cache.
+	UserName func(uid uint32) string
+	// EmitExisting emits start events for the processes already running at
+	// the first poll. By default the first poll only learns them, so that
+	// starting the sensor does not replay hundreds of old process starts
+	// into the rules.
+	EmitExisting bool
+}
+
+// Stats counts what the sensor has done. All fields only grow except
+// Processes and Connections, which are the sizes of the current tables.
+type Stats struct {
+	ProcessPolls   uint64
+	SocketPolls    uint64
+	ProcessEvents  uint64 // exec events: new processes and same-pid execs
+	NetworkEvents  uint64 // connection_attempted and connection_accepted
+	EndEvents      uint64 // disconnect_received
+	Gone           uint64 // processes that exited between listing and reading their details
+	DetailErrors   uint64 // other failures to read a process's details (EPERM, ...)
+	Unattributed   uint64 // new connections whose owner pid is 0 or not in the process table
+	Refreshes      uint64 // process polls forced by a connection of an unknown process
+	Processes      int
+	Connections    int
+	LastProcessDur time.Duration
+	LastSocketDur  time.Duration
+}
+
+// Sensor turns successive snapshots of the process and socket tables into
+// ECS events. It is not safe for concurrent use: one goroutine polls.
+type Sensor struct {
+	opt   Options
+	procs ProcessTable
+	socks SocketTable
+
+	// prev is the last process snapshot, sorted by pid; info[i] describes
+	// prev[i]. cur and curInfo are the buffers of the next poll.
+	prev, cur     []proc.Entry
+	info, curInfo []*process
+	newIdx        []int
+	details       proc.Details
+	primed        bool
+
+	conns   map[connKey]connState
+	listen  map[uint16]uint32 // TCP listening port → generation last seen
+	connBuf []socket.Conn
+	gen     uint32
+
+	seq          int64
+	lastProcSnap int64 // Unix ns of the last process snapshot
+	lastSockSnap int64 // Unix ns of the last socket snapshot
+	users        map[uint32]string
+	stats        Stats
+}
+
+// New returns a Sensor over the given tables. socks may be nil (no network
+// events).
+func New(procs ProcessTable, socks SocketTable, opt Options) *Sensor {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Sensor{
+		opt:    opt,
+		procs:  procs,
+		socks:  socks,
+		conns:  make(map[connKey]connState),
+		listen: make(map[uint16]uint32),
+		users:  make(map[uint32]string),
+	}
+}
+
+// Stats returns the counters.
+func (s *Sensor) Stats() Stats {
+	st := s.stats
+	st.Processes = len(s.prev)
+	st.Connections = len(s.conns)
+	return st
+}
+
+// Watermark is the time, in Unix nanoseconds, up to which every event has
+// been delivered: a process alive at the last process snapshot was in it,
+// and a connection first seen by a later socket poll is stamped with that
+// poll's time. 0 until both tables (or the only one) have been polled.
+func (s *Sensor) Watermark() int64 {
+	if s.socks == nil {
+		return s.lastProcSnap
+	}
+	return min(s.lastProcSnap, s.lastSockSnap)
+}
+
+// Poll polls the process table, then the socket table, and appends the
+// events to dst in the order they were observed.
+func (s *Sensor) Poll(dst []*ecs.Event) ([]*ecs.Event, error) {
+	dst, err := s.PollProcesses(dst)
+	if err != nil {
+		return dst, err
+	}
+	if s.socks == nil {
+		return dst, nil
+	}
+	return s.PollSockets(dst)
+}
+
+func (s *Sensor) nextSeq() int64 {
+	s.seq++
+	return s.seq
+}
+
+func (s *Sensor) userName(uid uint32) string {
+	if s.opt.UserName == nil {
+		return ""
+	}
+	if n, ok := s.users[uid]; ok {
+		return n
+	}
+	n := s.opt.UserName(uid)
+	s.users[uid] = n
+	return n
+}
+
+// newEvent returns an event with the host, agent and event.* fields every
+// event of this sensor carries.
+func (s *Sensor) newEvent(ts, created int64, category, typ []string, action, dataset string) *ecs.Event {
+	ev := &ecs.Event{
+		Timestamp: ts,
+		Host:      ecs.Host{ID: s.opt.Host.ID, Name: s.opt.Host.Name, Hostname: s.opt.Host.Hostname, Architecture: s.opt.Host.Architecture, OS: ecs.OS(s.opt.Host.OS)},
+		Agent:     s.opt.Agent,
+		Has:       ecs.HasTimestamp | ecs.HasCreated | ecs.HasSequence,
+	}
+	ev.Event = ecs.EventMeta{
+		Kind:     "event",
+		Category: category,
+		Type:     typ,
+		Action:   action,
+		Dataset:  dataset,
+		Module:   "endpoint",
+		Created:  created,
+		Sequence: s.nextSeq(),
+	}
+	return ev
+}
+
+// Shared, never-mutated category and type slices: every event of a kind
+// points at the same backing array (cap == len, so an append copies).
+var (
+	catProcess = []string{"process"}
+	catNetwork = []string{"network"}
+	typeStart  = []string{"start"}
+	typeEnd    = []string{"end"}
+)
+
+// connKey identifies a connection: its 5-tuple and its owner.
+type connKey struct {
+	local, remote netip.AddrPort
+	owner         int32
+	proto         uint8
+}
