@@ -5,7 +5,12 @@ PKGS    := ./...
 DARWIN  := darwin/arm64 darwin/amd64
 RUNARGS ?=
 
-.PHONY: all build run test fmt-check vet darwin bench fuzz clean
+.PHONY: all build run test deps fmt-check vet darwin bench fuzz clean pkg
+
+# Debian packages the tests run as independent checkers (see docs): bsdtar,
+# GNU cpio, file and shellcheck verify the .pkg; rsyslog is the forwarder of
+# the forwarding end-to-end test. Installed when missing (needs root + apt).
+DEB_TOOLS := bsdtar:libarchive-tools cpio:cpio file:file shellcheck:shellcheck rsyslogd:rsyslog
 
 all: build
 
@@ -33,7 +38,18 @@ darwin:
 		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build $(PKGS) || exit 1; \
 	done
 
-test: fmt-check vet darwin
+deps:
+	@missing=""; for t in $(DEB_TOOLS); do \
+		command -v $${t%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${t%%:*} ] || missing="$$missing $${t#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		else echo "make deps: install these Debian packages:$$missing"; exit 1; fi; \
+	fi
+
+test: deps fmt-check vet darwin
 	$(GO) test -race -count=1 $(PKGS)
 
 bench:

@@ -81,6 +81,8 @@ type Sensor struct {
 	lastSockSnap int64 // Unix ns of the last socket snapshot
 	users        map[uint32]string
 	stats        Stats
+	loop         LoopStats
+	pub          publishedStats
 }
 
 // New returns a Sensor over the given tables. socks may be nil (no network

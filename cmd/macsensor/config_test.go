@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	for _, goos := range []string{"darwin", "linux"} {
+		c := defaultConfig(goos, "")
+		if err := c.validate("defaults"); err != nil {
+			t.Errorf("%s defaults: %v", goos, err)
+		}
+	}
+	mac := defaultConfig("darwin", "")
+	if mac.Alerts.Path != "/var/log/macsensor/alerts.ndjson" || mac.Rules.Paths[0] != "/Library/macsensor/rules.d" {
+		t.Errorf("macOS default paths: %+v", mac)
+	}
+	lin := defaultConfig("linux", "/tmp/st")
+	if lin.Alerts.Path != "/tmp/st/log/alerts.ndjson" || lin.Status.Path != "/tmp/st/status.json" {
+		t.Errorf("state-dir paths: %+v", lin)
+	}
+}
+
+func TestNoFileIsFine(t *testing.T) {
+	dir := t.TempDir()
+	c, sources, err := loadConfig("linux", dir, "", nil, false)
+	if err != nil || len(sources) != 0 || time.Duration(c.Sensor.ProcessInterval) != time.Second {
+		t.Fatalf("loadConfig with no file: %+v %v %v", c.Sensor, sources, err)
+	}
+	// An explicit file that does not exist is an error.
+	if _, _, err := loadConfig("linux", dir, filepath.Join(dir, "nope.toml"), nil, false); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing --config file: %v", err)
+	}
+}
+
+func TestConfigFileAndManagedPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "m.toml", `
+[sensor]
+process_interval = "250ms"
+socket_interval = "500ms"
+[alerts]
+max_size = "1MiB"
+keep = 9
+[log]
+level = "debug"
+`)
+	managed := map[string]any{"sensor": map[string]any{"socket_interval": "2s"}, "alerts": map[string]any{"keep": uint64(3)}}
+	c, sources, err := loadConfig("linux", dir, p, managed, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(c.Sensor.ProcessInterval) != 250*time.Millisecond || time.Duration(c.Sensor.SocketInterval) != 2*time.Second ||
+		c.Alerts.MaxSize != 1<<20 || c.Alerts.Keep != 3 || c.Log.Level != "debug" || len(sources) != 2 {
+		t.Fatalf("effective config %+v (sources %v)", c, sources)
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	cases := []struct{ text, want string }{
+		{"[sensor]\nprocess_intervall = \"1s\"\n", "sensor.process_intervall: unknown key"},
+		{"[sensor]\nprocess_interval = 5\n", "sensor.process_interval"},
+		{"[sensor]\nprocess_interval = \"fast\"\n", "not a duration"},
+		{"[sensor]\nprocess_interval = \"1ms\"\n", "sensor.process_interval: must be between 10ms and 1h"},
+		{"[alerts]\nkeep = 0\n", "alerts.keep: must be between 1 and 1000"},
+		{"[alerts]\nmax_size = \"12 parsecs\"\n", "not a size"},
+		{"[alerts]\nmax_line = 100\n", "alerts.max_line"},
+		{"[log]\nlevel = \"loud\"\n", "log.level"},
+		{"[events]\nenabled = true\npath = \"/tmp/a\"\n[alerts]\npath = \"/tmp/a\"\n", "events.path: must differ"},
+		{"[bogus]\nx = 1\n", "bogus: unknown key"},
+		{"[sensor\n", "m.toml:1"},
+	}
+	for _, tc := range cases {
+		dir := t.TempDir()
+		p := writeFile(t, dir, "m.toml", tc.text)
+		_, _, err := loadConfig("linux", dir, p, nil, false)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tc.text, err, tc.want)
+		}
+	}
+}
+
+func TestManagedErrorsNameTheKey(t *testing.T) {
+	_, _, err := loadConfig("linux", t.TempDir(), "", map[string]any{"sensor": map[string]any{"process_interval": true}}, false)
+	if err == nil || !strings.Contains(err.Error(), managedPrefPath) || !strings.Contains(err.Error(), "process_interval") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestCheckRootOnly(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "c.toml", "")
+	os.Chmod(p, 0o666)
+	err := checkRootOnly(p)
+	if os.Getuid() == 0 {
+		if err == nil || !strings.Contains(err.Error(), "writable by group or others") {
+			t.Fatalf("world-writable file: %v", err)
+		}
+		os.Chmod(p, 0o644)
+		if err := checkRootOnly(p); err != nil {
+			t.Fatalf("root-owned 0644 file refused: %v", err)
+		}
+		os.Chown(p, 501, 20)
+		if err := checkRootOnly(p); err == nil || !strings.Contains(err.Error(), "owned by uid 501") {
+			t.Fatalf("file owned by 501: %v", err)
+		}
+	} else if err == nil {
+		t.Fatal("non-root file accepted")
+	}
+	l := filepath.Join(dir, "link.toml")
+	os.Symlink(p, l)
+	if err := checkRootOnly(l); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("symlink: %v", err)
+	}
+}
+
+func TestSize(t *testing.T) {
+	for in, want := range map[string]int64{"64MiB": 64 << 20, "32KiB": 32 << 10, "1GB": 1e9, "100": 100, " 2 MiB": 2 << 20} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "-1", "1TiB", "x"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q): no error", in)
+		}
+	}
+	if formatSize(64<<20) != "64MiB" || formatSize(1000) != "1000" {
+		t.Error("formatSize")
+	}
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/macsensor/macsensor/sensor"
+	"github.com/macsensor/macsensor/sensor/ecs"
+	"github.com/macsensor/macsensor/sensor/host"
+	"github.com/macsensor/macsensor/sensor/proc"
+	"github.com/macsensor/macsensor/sensor/socket"
+)
+
+func init() {
+	register("events", "stream what the sensor sees as ndjson ECS events on stdout", cmdEvents)
+}
+
+func cmdEvents(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("events", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	interval := fs.Duration("interval", time.Second, "time between two polls of the process and socket tables")
+	count := fs.Int("count", 0, "stop after this many events (0: run until interrupted)")
+	existing := fs.Bool("existing", false, "also emit a start event for every process already running")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: macsensor events [--interval DUR] [--count N] [--existing]")
+		fmt.Fprintln(stderr, "\nPolls the kernel's process and socket tables and prints each new process")
+		fmt.Fprintln(stderr, "start and network connection as one ECS JSON line. Run it as root to see")
+		fmt.Fprintln(stderr, "every process's arguments and sockets.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 0 || *interval <= 0 || *count < 0 {
+		fs.Usage()
+		return 2
+	}
+	s, closeFn, err := openSensor(sensor.Options{EmitExisting: *existing})
+	if err != nil {
+		fmt.Fprintln(stderr, "macsensor events:", err)
+		return 1
+	}
+	defer closeFn()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	tick := time.NewTicker(*interval)
+	defer tick.Stop()
+	var (
+		evs     []*ecs.Event
+		line    []byte
+		printed int
+	)
+	for {
+		evs, err = s.Poll(evs[:0])
+		if err != nil {
+			fmt.Fprintln(stderr, "macsensor events: poll:", err)
+		}
+		for _, ev := range evs {
+			line = append(ev.AppendJSON(line[:0]), '\n')
+			if _, err := w.Write(line); err != nil {
+				return 1
+			}
+			printed++
+			if *count > 0 && printed >= *count {
+				return 0
+			}
+		}
+		if err := w.Flush(); err != nil {
+			return 1
+		}
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-tick.C:
+		}
+	}
+}
+
+// openSensor opens this OS's process and socket tables and reads the host
+// identity. closeFn releases the tables.
+func openSensor(opt sensor.Options) (s *sensor.Sensor, closeFn func(), err error) {
+	hi, err := host.Read()
+	if err != nil {
+		return nil, nil, err
+	}
+	pt, err := proc.Open()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := socket.Open()
+	if err != nil {
+		pt.Close()
+		return nil, nil, err
+	}
+	opt.Host = hi
+	opt.Agent = ecs.Agent{ID: hi.ID, Type: "macsensor", Version: version, Name: hi.Hostname}
+	if opt.UserName == nil {
+		opt.UserName = sensor.UserName
+	}
+	return sensor.New(pt, st, opt), func() { st.Close(); pt.Close() }, nil
+}
