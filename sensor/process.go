@@ -194,11 +194,11 @@ func (s *Sensor) execEvent(p *process, ts, created int64) *ecs.Event {
 	}
 	if parent := s.lookup(p.ppid); parent != nil && s.detail(parent) {
 		ev.Process.Parent = ecs.Parent{
-			PID:        int64(parent.pid),
-			EntityID:   parent.entityID,
-			Name:       parent.name,
-			Executable: parent.executable,
-			Args:       parent.args,
+			PID:         int64(parent.pid),
+			EntityID:    parent.entityID,
+			Name:        parent.name,
+			Executable:  parent.executable,
+			Args:        parent.args,
 			CommandLine: parent.commandLine,
 		}
 		ev.Has |= ecs.HasParentPID

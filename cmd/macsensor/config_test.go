@@ -82,7 +82,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"[log]\nlevel = \"loud\"\n", "log.level"},
 		{"[events]\nenabled = true\npath = \"/tmp/a\"\n[alerts]\npath = \"/tmp/a\"\n", "events.path: must differ"},
 		{"[bogus]\nx = 1\n", "bogus: unknown key"},
-		{"[sensor\n", "m.toml:1"},
+		{"[sensor\n", "m.toml:2: expected"},
 	}
 	for _, tc := range cases {
 		dir := t.TempDir()

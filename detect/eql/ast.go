@@ -145,3 +145,25 @@ func (x *Or) Position() Pos { return x.Pos }
 
 // Position implements Expr.
 func (x *Call) Position() Pos { return x.Pos }
+
+// ArithOp is an arithmetic operator: '+', '-', '*', '/' or '%'.
+type ArithOp byte
+
+// Arith is `x op y` for the arithmetic operators (+ - * / %).
+type Arith struct {
+	Pos  Pos
+	Op   ArithOp
+	X, Y Expr
+}
+
+// Neg is unary minus on a non-literal (`-field`); `-5` parses as a Literal.
+type Neg struct {
+	Pos Pos
+	X   Expr
+}
+
+// Position implements Expr.
+func (x *Arith) Position() Pos { return x.Pos }
+
+// Position implements Expr.
+func (x *Neg) Position() Pos { return x.Pos }
