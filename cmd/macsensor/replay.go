@@ -18,6 +18,9 @@ func init() {
 	register("replay", "run rules (or one --query) over ndjson event files; alerts to stdout", cmdReplay)
 }
 
+// replayNow stamps event.created on replayed alerts; tests pin it.
+var replayNow = time.Now
+
 // maxMalformedShown bounds the malformed-line reports printed one by one;
 // the count in the summary is always exact.
 const maxMalformedShown = 20
@@ -49,7 +52,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 
 	out := bufio.NewWriterSize(stdout, 256<<10)
 	var line []byte
-	opt := detect.Options{}
+	opt := detect.Options{Now: replayNow}
 	var rules []*detect.Rule
 	failed := 0
 	if *query != "" {
