@@ -1,0 +1,339 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/macsensor/macsensor/sensor/ecs"
+)
+
+// DefaultMaxPending is the default cap on one rule's pending sequences.
+const DefaultMaxPending = 10000
+
+// Options configure an Engine. Zero values take the defaults.
+type Options struct {
+	// Now stamps event.created on alerts (default time.Now).
+	Now func() time.Time
+	// MaxPending caps each rule's pending sequences (default
+	// DefaultMaxPending); the oldest is evicted and counted when it is hit.
+	MaxPending int
+	// ThrottleWindow is the window of the per-rule alert budget
+	// (max_signals; default DefaultThrottleWindow).
+	ThrottleWindow time.Duration
+	// LineCap limits the encoded alert line (default DefaultLineCap; < 0:
+	// none).
+	LineCap int
+
+	// OnMatch, if set, receives every match before exceptions and
+	// throttling (`replay --query`). events is only valid during the call.
+	OnMatch func(r *Rule, events []*ecs.Event)
+	// OnAlert receives each alert that survived exceptions and throttling.
+	// The alert is only valid during the call.
+	OnAlert func(a *Alert)
+	// OnThrottle receives the summary of each throttle window that dropped
+	// alerts, when the window closes (a later alert or event, or Flush).
+	OnThrottle func(s ThrottleSummary)
+}
+
+// Engine runs rules over events given in EQL order (see Reorder). It is not
+// safe for concurrent use: one goroutine calls Process.
+type Engine struct {
+	opt     Options
+	runs    []*ruleRun
+	cats    []string // the categories the rules select; bit i of a mask is cats[i]
+	arrival uint64
+	events  uint64
+	single  [1]*ecs.Event
+	alert   Alert
+
+	throttleDue int64 // earliest end of a window with throttled alerts
+}
+
+// ruleRun is one rule's state in an engine.
+type ruleRun struct {
+	eng   *Engine
+	rule  *Rule
+	mask  uint64 // categories the rule selects; anyCategory for `any where`
+	event matchFunc
+	seq   *sequencer
+	exc   []*Exception
+	thr   throttle
+	stats RuleStats
+}
+
+// Stats are an engine's counters.
+type Stats struct {
+	Events uint64      // events processed
+	Rules  []RuleStats // in the order the rules were given
+}
+
+// RuleStats are one rule's counters.
+type RuleStats struct {
+	ID         string
+	Name       string
+	Matches    uint64 // matches before exceptions and throttling
+	Alerts     uint64 // alerts raised
+	Suppressed uint64 // matches suppressed by an exception
+	Throttled  uint64 // alerts over max_signals in their window
+	Pending    int    // pending sequences now
+	CapHits    uint64 // pending sequences evicted by MaxPending
+	Expired    uint64 // pending sequences dropped at maxspan
+	Until      uint64 // pending sequences dropped by until
+	Late       uint64 // events ignored because they sort before the pending state
+}
+
+// NewEngine returns an engine for rules. Exceptions apply to the rules
+// their rule_id names ("*": all); an exception for a rule not given is
+// ignored.
+func NewEngine(rules []*Rule, exceptions []*Exception, opt Options) (*Engine, error) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.MaxPending <= 0 {
+		opt.MaxPending = DefaultMaxPending
+	}
+	if opt.ThrottleWindow <= 0 {
+		opt.ThrottleWindow = DefaultThrottleWindow
+	}
+	switch {
+	case opt.LineCap == 0:
+		opt.LineCap = DefaultLineCap
+	case opt.LineCap < 0:
+		opt.LineCap = 0
+	}
+	e := &Engine{opt: opt, throttleDue: math.MaxInt64}
+	seen := make(map[string]bool, len(rules))
+	for _, r := range rules {
+		if r == nil || (r.spec.event == nil && r.spec.seq == nil) {
+			return nil, errors.New("detect: rule not compiled (use LoadRules, ParseRule or QueryRule)")
+		}
+		if seen[r.ID] {
+			return nil, fmt.Errorf("detect: duplicate rule_id %s", r.ID)
+		}
+		seen[r.ID] = true
+		rr := &ruleRun{
+			eng:   e,
+			rule:  r,
+			event: r.spec.event,
+			thr:   throttle{window: int64(opt.ThrottleWindow), limit: r.maxSignals()},
+			stats: RuleStats{ID: r.ID, Name: r.Name},
+		}
+		if r.spec.seq != nil {
+			rr.seq = newSequencer(*r.spec.seq, opt.MaxPending, rr.onMatch)
+		}
+		for _, x := range exceptions {
+			if x != nil && x.match != nil && x.appliesTo(r.ID) {
+				rr.exc = append(rr.exc, x)
+			}
+		}
+		e.runs = append(e.runs, rr)
+	}
+	for _, rr := range e.runs {
+		if rr.rule.spec.anyCat {
+			rr.mask = anyCategory
+		} else {
+			for _, c := range rr.rule.spec.cats {
+				rr.mask |= e.categoryBit(c)
+			}
+		}
+		if q := rr.seq; q != nil {
+			for i := range q.spec.stages {
+				q.masks[i] = e.stageBit(q.spec.stages[i].cat)
+			}
+			if u := q.spec.until; u != nil {
+				q.untilMask = e.stageBit(u.cat)
+			}
+		}
+	}
+	return e, nil
+}
+
+// stageBit is the mask bit a stage of category c needs.
+func (e *Engine) stageBit(c string) uint64 {
+	if c == "" {
+		return anyCategory
+	}
+	return e.categoryBit(c)
+}
+
+// Category mask bits: one per category the rules select (up to 62), one
+// shared by the categories past the 62nd, and one every event carries, for
+// rules with an `any where` stage.
+const (
+	maxCategoryBits = 62
+	otherCategory   = uint64(1) << 62
+	anyCategory     = uint64(1) << 63
+	allCategories   = ^uint64(0)
+)
+
+// categoryBit returns (assigning it at setup) the mask bit of a category.
+func (e *Engine) categoryBit(c string) uint64 {
+	for i, n := range e.cats {
+		if n == c {
+			return 1 << i
+		}
+	}
+	if len(e.cats) < maxCategoryBits {
+		e.cats = append(e.cats, c)
+		return 1 << (len(e.cats) - 1)
+	}
+	return otherCategory
+}
+
+// categoryMask is the set of rules' categories an event belongs to: a rule
+// whose stages all select other categories cannot match it, so the engine
+// skips it without calling its matchers. An event whose category is not in
+// the typed field (absent, or kept in Fields with an unexpected type) gets
+// every bit: the matchers decide.
+func (e *Engine) categoryMask(ev *ecs.Event) uint64 {
+	cats := ev.Event.Category
+	if cats == nil {
+		return allCategories
+	}
+	m := anyCategory
+	for _, c := range cats {
+		found := false
+		for i, n := range e.cats {
+			if n == c {
+				m |= 1 << i
+				found = true
+				break
+			}
+		}
+		if !found && len(e.cats) == maxCategoryBits {
+			m |= otherCategory
+		}
+	}
+	return m
+}
+
+// Process runs every rule over one event. Events must come in EQL order
+// (@timestamp, then event.sequence); an out-of-order event is processed
+// but never joins a sequence behind a later event. Process does not keep ev
+// after it returns: the engine copies what it retains.
+func (e *Engine) Process(ev *ecs.Event) {
+	e.events++
+	e.arrival++
+	if ev.Timestamp >= e.throttleDue {
+		e.closeThrottles(ev.Timestamp)
+	}
+	mask := e.categoryMask(ev)
+	for _, rr := range e.runs {
+		if rr.mask&mask == 0 {
+			continue
+		}
+		if rr.event != nil {
+			if rr.event(ev) {
+				e.single[0] = ev
+				rr.onMatch(e.single[:])
+				e.single[0] = nil
+			}
+			continue
+		}
+		rr.seq.process(ev, e.arrival, mask)
+	}
+}
+
+// Flush closes every throttle window, reporting what they dropped; call it
+// at the end of input. Pending sequences stay pending.
+func (e *Engine) Flush() {
+	e.closeThrottles(math.MaxInt64)
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	s := Stats{Events: e.events, Rules: make([]RuleStats, len(e.runs))}
+	for i, rr := range e.runs {
+		st := rr.stats
+		if q := rr.seq; q != nil {
+			st.Pending = q.pending()
+			st.CapHits = q.stats.capHits
+			st.Expired = q.stats.expired
+			st.Until = q.stats.until
+			st.Late = q.stats.late
+		}
+		s.Rules[i] = st
+	}
+	return s
+}
+
+// Rules returns the engine's rules.
+func (e *Engine) Rules() []*Rule {
+	out := make([]*Rule, len(e.runs))
+	for i, rr := range e.runs {
+		out[i] = rr.rule
+	}
+	return out
+}
+
+func (rr *ruleRun) onMatch(events []*ecs.Event) {
+	e := rr.eng
+	rr.stats.Matches++
+	if e.opt.OnMatch != nil {
+		e.opt.OnMatch(rr.rule, events)
+	}
+	for _, x := range rr.exc {
+		if x.Suppresses(events) {
+			rr.stats.Suppressed++
+			return
+		}
+	}
+	ts := events[len(events)-1].Timestamp
+	ok, closed, report := rr.thr.admit(ts)
+	if report {
+		rr.report(closed)
+	}
+	if due, has := rr.thr.due(); has && due < e.throttleDue {
+		e.throttleDue = due
+	}
+	if !ok {
+		rr.stats.Throttled++
+		return
+	}
+	rr.stats.Alerts++
+	if e.opt.OnAlert == nil {
+		return
+	}
+	a := &e.alert
+	*a = Alert{
+		Rule:      rr.rule,
+		ID:        alertID(rr.rule, events),
+		Timestamp: ts,
+		Created:   e.opt.Now(),
+		Events:    events,
+		LineCap:   e.opt.LineCap,
+	}
+	e.opt.OnAlert(a)
+	*a = Alert{}
+}
+
+func (rr *ruleRun) report(s ThrottleSummary) {
+	if f := rr.eng.opt.OnThrottle; f != nil {
+		s.RuleID = rr.rule.ID
+		s.RuleName = rr.rule.Name
+		f(s)
+	}
+}
+
+// closeThrottles closes the throttle windows that ended at or before now
+// and recomputes the next due time.
+func (e *Engine) closeThrottles(now int64) {
+	e.throttleDue = math.MaxInt64
+	for _, rr := range e.runs {
+		due, has := rr.thr.due()
+		if !has {
+			continue
+		}
+		if due <= now {
+			if s, ok := rr.thr.close(); ok {
+				rr.report(s)
+			}
+			continue
+		}
+		if due < e.throttleDue {
+			e.throttleDue = due
+		}
+	}
+}
