@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/macsensor/macsensor/detect"
@@ -35,6 +36,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	query := fs.String("query", "", "run this one EQL query instead of the rules and print each match")
 	window := fs.Duration("reorder-window", 5*time.Second, "how far out of @timestamp order events may arrive and still be put in order")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "goroutines decoding ndjson in parallel")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the replay to this file (go tool pprof)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: macsensor replay [--rules PATH]... [--no-builtin] [--exceptions FILE] [--query EQL] [--reorder-window DUR] FILE... (- for stdin)")
 		fmt.Fprintln(stderr, "\nReads ECS events as ndjson (nested objects or dotted keys), runs the rules over them in")
@@ -50,6 +52,19 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(stderr, "macsensor replay:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "macsensor replay:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	out := bufio.NewWriterSize(stdout, 256<<10)
 	var line []byte
 	opt := detect.Options{Now: replayNow}
