@@ -24,8 +24,14 @@ import (
 // not reuse it before out has been called with it. It is not safe for
 // concurrent use.
 type Reorder struct {
-	window  int64 // ns; < 0: no time-based release
-	out     func(*ecs.Event)
+	window int64 // ns; < 0: no time-based release
+	out    func(*ecs.Event)
+	// Events that arrive in order (the common case) go to run, a FIFO
+	// already sorted: O(1) in and out. Only events that arrive before the
+	// run's last one go to heap. The next event out is the smaller of the
+	// two heads.
+	run     []reorderItem
+	runHead int
 	heap    []reorderItem
 	arrival uint64
 
@@ -67,7 +73,7 @@ type ReorderStats struct {
 
 // Stats returns the buffer's counters.
 func (r *Reorder) Stats() ReorderStats {
-	return ReorderStats{Pushed: r.total, Released: r.releases, Late: r.late, Held: len(r.heap), MaxHeld: r.maxHeld}
+	return ReorderStats{Pushed: r.total, Released: r.releases, Late: r.late, Held: r.held(), MaxHeld: r.maxHeld}
 }
 
 // Push adds an event. It may call out (for this event if it is late, and
@@ -81,9 +87,13 @@ func (r *Reorder) Push(ev *ecs.Event) {
 		r.out(ev)
 		return
 	}
-	r.push(reorderItem{ord: o, ev: ev})
-	if len(r.heap) > r.maxHeld {
-		r.maxHeld = len(r.heap)
+	if n := len(r.run); n == r.runHead || !o.before(r.run[n-1].ord) {
+		r.run = append(r.run, reorderItem{ord: o, ev: ev})
+	} else {
+		r.push(reorderItem{ord: o, ev: ev})
+	}
+	if h := r.held(); h > r.maxHeld {
+		r.maxHeld = h
 	}
 	if !r.seenAny || ev.Timestamp > r.maxTS {
 		r.maxTS = ev.Timestamp
@@ -100,14 +110,47 @@ func (r *Reorder) Advance(watermark int64) { r.releaseTo(watermark) }
 
 // Flush releases every held event.
 func (r *Reorder) Flush() {
-	for len(r.heap) > 0 {
-		r.release(r.pop())
+	for r.held() > 0 {
+		r.release(r.next())
 	}
 }
 
+func (r *Reorder) held() int { return len(r.run) - r.runHead + len(r.heap) }
+
+// peek returns the smallest held ordinal; held() must be > 0.
+func (r *Reorder) peek() ordinal {
+	switch {
+	case r.runHead == len(r.run):
+		return r.heap[0].ord
+	case len(r.heap) == 0 || r.run[r.runHead].ord.before(r.heap[0].ord):
+		return r.run[r.runHead].ord
+	}
+	return r.heap[0].ord
+}
+
+// next removes and returns the smallest held item; held() must be > 0.
+func (r *Reorder) next() reorderItem {
+	if r.runHead < len(r.run) && (len(r.heap) == 0 || r.run[r.runHead].ord.before(r.heap[0].ord)) {
+		it := r.run[r.runHead]
+		r.run[r.runHead] = reorderItem{}
+		r.runHead++
+		switch {
+		case r.runHead == len(r.run):
+			r.run, r.runHead = r.run[:0], 0
+		case r.runHead > 1024 && r.runHead > len(r.run)/2:
+			// Slide the live part down so the backing array is reused.
+			n := copy(r.run, r.run[r.runHead:])
+			clear(r.run[n:])
+			r.run, r.runHead = r.run[:n], 0
+		}
+		return it
+	}
+	return r.pop()
+}
+
 func (r *Reorder) releaseTo(w int64) {
-	for len(r.heap) > 0 && r.heap[0].ord.ts <= w {
-		r.release(r.pop())
+	for r.held() > 0 && r.peek().ts <= w {
+		r.release(r.next())
 	}
 }
 

@@ -22,12 +22,12 @@ var seedCases = []struct {
 	pids [][]int64 // per alert, the pids of Events[]
 }{
 	{"attack", [][]int64{{812, 813}}},
-	{"maxspan_exact", [][]int64{{812, 813}}}, // 30.000 s after the start: maxspan is inclusive
-	{"maxspan_over", nil},                    // 30.001 s
-	{"capital_automator", nil},               // == is case-sensitive
+	{"maxspan_exact", [][]int64{{812, 813}}},    // 30.000 s after the start: maxspan is inclusive
+	{"maxspan_over", nil},                       // 30.001 s
+	{"capital_automator", nil},                  // == is case-sensitive
 	{"uppercase_runner", [][]int64{{812, 813}}}, // : is not
 	{"other_host", nil},
-	{"two_starts", [][]int64{{820, 813}}}, // the later start replaces the pending one
+	{"two_starts", [][]int64{{820, 813}}},  // the later start replaces the pending one
 	{"two_runners", [][]int64{{812, 813}}}, // each first event completes once
 	{"runner_first", nil},
 	{"process_started", [][]int64{{812, 813}}},
