@@ -1,0 +1,5 @@
+//go:build !race
+
+package eql
+
+const raceEnabled = false
