@@ -211,8 +211,12 @@ func (e *Engine) categoryMask(ev *ecs.Event) uint64 {
 
 // Process runs every rule over one event. Events must come in EQL order
 // (@timestamp, then event.sequence); an out-of-order event is processed
-// but never joins a sequence behind a later event. Process does not keep ev
-// after it returns: the engine copies what it retains.
+// but never joins a sequence behind a later event.
+//
+// The engine keeps ev while a pending sequence holds it, without copying:
+// events are immutable once made (the sensor builds a new one per
+// observation, ecs.Decode gives each event its own memory), so the caller
+// must not modify or reuse ev after Process.
 func (e *Engine) Process(ev *ecs.Event) {
 	e.events++
 	e.arrival++

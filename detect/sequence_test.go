@@ -180,29 +180,6 @@ func TestSequenceCap(t *testing.T) {
 	}
 }
 
-func TestSequenceRetainsCopies(t *testing.T) {
-	spec := seqSpec{stages: stagesOf("a", "b")}
-	var got []string
-	s := newSequencer(spec, 0, func(m []*ecs.Event) {
-		for _, e := range m {
-			got = append(got, e.Process.Name+"@"+e.Host.ID)
-		}
-	})
-	// The caller reuses one event struct and one backing buffer.
-	buf := []byte("aH1")
-	ev := &ecs.Event{}
-	ev.Process.Name = string(buf[:1])
-	ev.Host.ID = string(buf[1:])
-	ev.Timestamp = 1
-	s.process(ev, 1, ^uint64(0))
-	ev.Process.Name = "b"
-	ev.Timestamp = 2
-	s.process(ev, 2, ^uint64(0))
-	if want := "a@H1,b@H1"; strings.Join(got, ",") != want {
-		t.Errorf("got %q, want %q", strings.Join(got, ","), want)
-	}
-}
-
 func TestSequenceNoAllocsOnMiss(t *testing.T) {
 	spec := seqSpec{stages: stagesOf("a", "b"), maxSpan: int64(30 * time.Second)}
 	s := newSequencer(spec, 0, func([]*ecs.Event) {})
