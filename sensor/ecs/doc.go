@@ -6,4 +6,12 @@
 // produces and what Elastic's macOS rules read most; everything else an
 // event file carries is kept in Fields and reached through the same
 // Accessor API.
+//
+// JSON: Event.AppendJSON writes one nested ECS object without allocating;
+// Decode reads one ndjson line (nested objects, dotted keys or a mix) with
+// a hand-written scanner, filling typed fields from values of their type
+// and Fields from everything else; Reader reads an ndjson stream with line
+// numbers, skipping malformed lines, optionally decoding in parallel while
+// keeping input order. AppendJSON → Decode → AppendJSON is a fixed point
+// (FuzzDecode checks it). Neither side uses encoding/json or reflection.
 package ecs
