@@ -52,6 +52,14 @@ deps:
 test: deps fmt-check vet darwin
 	$(GO) test -race -count=1 $(PKGS)
 
+# The flat .pkg for MDM (docs/INSTALL.md). VERSION and IDENTIFIER may be set;
+# SOURCE_DATE_EPOCH (default: the last commit's time) makes it reproducible.
+VERSION    ?= 0.1.0
+IDENTIFIER ?= com.macsensor.pkg
+pkg:
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || echo 0)} \
+		$(GO) run ./pkg-build --version $(VERSION) --identifier $(IDENTIFIER) -o dist/macsensor-$(VERSION).pkg
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
