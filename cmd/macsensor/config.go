@@ -321,6 +321,14 @@ func loadConfig(goos, stateDir, path string, managed map[string]any, checkOwner 
 		return c, nil, err
 	}
 	if managed != nil {
+		// A profile's own keys (PayloadUUID, PayloadIdentifier, ...) may
+		// come along into the managed preferences file: they are not
+		// settings.
+		for k := range managed {
+			if strings.HasPrefix(k, "Payload") {
+				delete(managed, k)
+			}
+		}
 		// Managed preferences carry the same keys as the TOML file, as
 		// plist dictionaries: re-encode them as TOML so that one decoder
 		// (and its unknown-key and type errors) serves both.

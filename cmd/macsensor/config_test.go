@@ -143,3 +143,30 @@ func TestSize(t *testing.T) {
 		t.Error("formatSize")
 	}
 }
+
+// TestManagedPreferencesFixtures reads managed preferences in both plist
+// encodings through the launchd reader, as the daemon does, on top of the
+// defaults.
+func TestManagedPreferencesFixtures(t *testing.T) {
+	for _, name := range []string{"settings.xml.plist", "settings.binary.plist"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("testdata", "managed", name)
+			os.Chmod(path, 0o644) // a fresh clone may carry the umask's group-write bit
+			c, sources, err := loadEffectiveConfig(t.TempDir(), "", path, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if time.Duration(c.Sensor.ProcessInterval) != 500*time.Millisecond || time.Duration(c.Sensor.SocketInterval) != 750*time.Millisecond ||
+				len(c.Rules.Paths) != 2 || c.Rules.Paths[1] != "/Library/Application Support/macsensor/rules" || c.Rules.MaxPending != 5000 ||
+				c.Alerts.Keep != 10 || c.Alerts.MaxSize != 32<<20 || !c.Alerts.Fsync || len(sources) != 1 {
+				t.Fatalf("effective config %+v, sources %v", c, sources)
+			}
+		})
+	}
+	path := filepath.Join("testdata", "managed", "wrongtype.xml.plist")
+	os.Chmod(path, 0o644)
+	_, _, err := loadEffectiveConfig(t.TempDir(), "", path, false)
+	if err == nil || !strings.Contains(err.Error(), "alerts.keep") || !strings.Contains(err.Error(), managedPrefPath) {
+		t.Fatalf("wrong type: %v", err)
+	}
+}
