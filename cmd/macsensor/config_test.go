@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/macsensor/macsensor/launchd"
 )
 
 func writeFile(t *testing.T, dir, name, text string) string {
@@ -168,5 +170,36 @@ func TestManagedPreferencesFixtures(t *testing.T) {
 	_, _, err := loadEffectiveConfig(t.TempDir(), "", path, false)
 	if err == nil || !strings.Contains(err.Error(), "alerts.keep") || !strings.Contains(err.Error(), managedPrefPath) {
 		t.Fatalf("wrong type: %v", err)
+	}
+}
+
+// TestDocumentedProfile loads the settings payload of the example profile
+// in docs/ through the daemon's configuration code, so the documentation
+// cannot drift from the keys.
+func TestDocumentedProfile(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "macsensor-settings.mobileconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefs, err := launchd.DecodePreferences(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, ok := prefs["PayloadContent"].([]any)
+	if !ok || len(content) != 1 {
+		t.Fatalf("PayloadContent: %T %v", prefs["PayloadContent"], prefs["PayloadContent"])
+	}
+	payload, ok := content[0].(map[string]any)
+	if !ok || payload["PayloadType"] != "com.macsensor.daemon" {
+		t.Fatalf("payload: %v", content[0])
+	}
+	// The exceptions file it names does not exist here: check the keys
+	// and values, not the files.
+	c, _, err := loadConfig("darwin", "", "", payload, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Rules.Exceptions != "/Library/macsensor/exceptions.toml" || c.Alerts.MaxSize != 64<<20 || c.Log.Level != "info" {
+		t.Fatalf("effective config %+v", c)
 	}
 }
