@@ -157,3 +157,38 @@ func TestLiveRunnerConnection(t *testing.T) {
 		t.Errorf("user.id %q", connect.User.ID)
 	}
 }
+
+// BenchmarkPollLinux is one full poll of this machine's real process and
+// socket tables (list both, diff, attribute): the cost the daemon pays
+// every interval when nothing changes.
+func BenchmarkPollLinux(b *testing.B) {
+	pt, err := proc.Open()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pt.Close()
+	st, err := socket.Open()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	hi, err := host.Read()
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(pt, st, Options{Host: hi, UserName: UserName})
+	var evs []*ecs.Event
+	for range 3 {
+		evs, _ = s.Poll(evs[:0])
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		evs, err = s.Poll(evs[:0])
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	st2 := s.Stats()
+	b.ReportMetric(float64(st2.Processes), "procs")
+	b.ReportMetric(float64(st2.Connections), "conns")
+}
