@@ -35,6 +35,12 @@ func BenchmarkDecodeProcess(b *testing.B) { benchDecode(b, "process.ndjson") }
 // BenchmarkDecodeNetwork decodes an 836-byte Elastic Defend network event.
 func BenchmarkDecodeNetwork(b *testing.B) { benchDecode(b, "network.ndjson") }
 
+// BenchmarkDecodeReplayProcess and BenchmarkDecodeReplayNetwork decode the
+// two line shapes of cmd/macsensor's generated replay stream (writeStream).
+func BenchmarkDecodeReplayProcess(b *testing.B) { benchDecode(b, "defend_process.ndjson") }
+
+func BenchmarkDecodeReplayNetwork(b *testing.B) { benchDecode(b, "defend_network.ndjson") }
+
 func BenchmarkAppendJSON(b *testing.B) {
 	var e Event
 	if err := Decode(readLine(b, "process.ndjson"), &e); err != nil {
