@@ -16,6 +16,9 @@ type connState struct {
 	lastPID int32
 	ePID    int32
 	uid     uint32
+	// silent: learned at start-up without a start event, so it ends
+	// without an end event too.
+	silent bool
 }
 
 const (
@@ -61,6 +64,10 @@ func (s *Sensor) PollSockets(dst []*ecs.Event) ([]*ecs.Event, error) {
 			s.listen[c.Local.Port()] = gen
 		}
 	}
+	// The first poll learns the connections that already exist, as the
+	// first process poll learns the processes (unless EmitExisting).
+	learn := !s.sockPrimed && !s.opt.EmitExisting
+	s.sockPrimed = true
 	refreshed := false
 	for i := range conns {
 		c := &conns[i]
@@ -75,6 +82,11 @@ func (s *Sensor) PollSockets(dst []*ecs.Event) ([]*ecs.Event, error) {
 			continue
 		}
 		var p *process
+		if learn {
+			// Attribute lazily: the owner may be looked up at disconnect.
+			s.conns[k] = connState{gen: gen, silent: true}
+			continue
+		}
 		if owner > 0 {
 			p = s.lookup(owner)
 			if p == nil && !refreshed {
@@ -109,7 +121,7 @@ func (s *Sensor) PollSockets(dst []*ecs.Event) ([]*ecs.Event, error) {
 			continue
 		}
 		delete(s.conns, k)
-		if st.proc == nil && k.owner <= 0 {
+		if st.silent || st.proc == nil && k.owner <= 0 {
 			continue
 		}
 		dst = append(dst, s.netEvent(&k, &st, snap, true))

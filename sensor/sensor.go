@@ -70,6 +70,7 @@ type Sensor struct {
 	newIdx        []int
 	details       proc.Details
 	primed        bool
+	sockPrimed    bool
 
 	conns   map[connKey]connState
 	listen  map[uint16]uint32 // TCP listening port → generation last seen
@@ -120,17 +121,30 @@ func (s *Sensor) Watermark() int64 {
 	return min(s.lastProcSnap, s.lastSockSnap)
 }
 
-// Poll polls the process table, then the socket table, and appends the
+// Poll polls the socket table, then the process table, and appends the
 // events to dst in the order they were observed.
+//
+// Sockets come first so that the watermark after the poll is the socket
+// snapshot's time: the poll's network events (stamped with it) are then
+// released at once instead of waiting one more interval behind the process
+// snapshot, and a process first seen by the process read, which comes
+// later, is stamped no earlier than the previous process snapshot, after
+// every connection already released. When the socket poll had to read the
+// process table itself (a connection of an unknown process), that read,
+// taken after the socket snapshot, stands for this poll's.
 func (s *Sensor) Poll(dst []*ecs.Event) ([]*ecs.Event, error) {
-	dst, err := s.PollProcesses(dst)
+	if s.socks == nil {
+		return s.PollProcesses(dst)
+	}
+	refreshes := s.stats.Refreshes
+	dst, err := s.PollSockets(dst)
 	if err != nil {
 		return dst, err
 	}
-	if s.socks == nil {
+	if s.stats.Refreshes != refreshes {
 		return dst, nil
 	}
-	return s.PollSockets(dst)
+	return s.PollProcesses(dst)
 }
 
 func (s *Sensor) nextSeq() int64 {

@@ -253,13 +253,13 @@ func TestConnectionOfUnknownProcessForcesProcessPoll(t *testing.T) {
 	s, fp, fs, clk := newFixture()
 	poll(t, s)
 	clk.t = t0.Add(time.Second)
-	// The runner starts and connects between the process list and the
-	// socket list of the same poll: it is not in the table the sensor
-	// holds when it sees the connection.
+	// The runner starts and connects after the last process list: it is
+	// not in the table the sensor holds when it sees the connection, and
+	// the forced refresh (the first List from here on) finds it.
 	lists := 0
 	fp.onList = func() {
 		lists++
-		if lists == 2 { // 1: this poll's process list, 2: the forced refresh
+		if lists == 1 {
 			fp.add(812, 400, t0.Add(900*time.Millisecond).UnixNano(), "com.apple.automa", "/x/com.apple.automator.runner", "r")
 		}
 	}
@@ -368,4 +368,32 @@ func diffEvents(want, got *ecs.Event) string {
 		return "event differs:\n got " + g + "\nwant " + w
 	}
 	return ""
+}
+
+func TestExistingConnectionsAreLearnedSilently(t *testing.T) {
+	s, _, fs, clk := newFixture()
+	fs.conns = []socket.Conn{conn(protoTCP, "192.168.1.10:52000", "93.184.216.34:443", socket.Established, 400)}
+	if evs := poll(t, s); len(evs) != 0 {
+		t.Fatalf("first poll emitted %d events", len(evs))
+	}
+	fs.conns = nil
+	clk.t = t0.Add(time.Second)
+	if evs := poll(t, s); len(evs) != 0 {
+		t.Fatalf("a connection learned at start-up ended with %d events", len(evs))
+	}
+}
+
+// TestPollReleasesItsNetworkEvents pins the order of a poll: the socket
+// snapshot first, so the watermark after the poll covers the network
+// events it produced (they are not held for another interval).
+func TestPollReleasesItsNetworkEvents(t *testing.T) {
+	s, fp, fs, clk := newFixture()
+	poll(t, s)
+	fp.onList = func() { clk.t = clk.t.Add(10 * time.Millisecond) } // the process read comes later
+	clk.t = t0.Add(time.Second)
+	fs.conns = []socket.Conn{conn(protoTCP, "192.168.1.10:52000", "93.184.216.34:443", socket.Established, 400)}
+	evs := poll(t, s)
+	if len(evs) != 1 || evs[0].Timestamp > s.Watermark() {
+		t.Fatalf("events %v, watermark %d", evs, s.Watermark())
+	}
 }

@@ -49,14 +49,10 @@ type Table struct {
 }
 
 // Open opens /proc and reads the boot time once: every Start of this Table
-// uses the same btime, so a process's (pid, Start) identity is stable across
-// polls even though the kernel recomputes btime on each read of /proc/stat.
+// uses the same boot time, so a process's (pid, Start) identity is stable
+// across polls.
 func Open() (*Table, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return nil, fmt.Errorf("proc: %w", err)
-	}
-	btime, err := parseBtime(b)
+	boot, err := bootTime()
 	if err != nil {
 		return nil, err
 	}
@@ -66,11 +62,33 @@ func Open() (*Table, error) {
 	}
 	return &Table{
 		proc:    fd,
-		clk:     bootClock{btime: btime, tickNs: 1e9 / clockTick()},
+		clk:     bootClock{boot: boot, tickNs: 1e9 / clockTick()},
 		dirents: make([]byte, direntBufSize),
 		stat:    make([]byte, statBufSize),
 		link:    make([]byte, linkBufSize),
 	}, nil
+}
+
+// bootTime returns when the system booted, in Unix nanoseconds, as
+// CLOCK_REALTIME − CLOCK_BOOTTIME: the clock /proc/<pid>/stat's starttime
+// counts from (task->start_boottime, fs/proc/array.c). The "btime" line of
+// /proc/stat is the same instant cut to whole seconds, which would put every
+// start time up to a second early — before events that really preceded it.
+// It is the fallback if the clocks cannot be read.
+func bootTime() (int64, error) {
+	var rt, bt unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_REALTIME, &rt) == nil && unix.ClockGettime(unix.CLOCK_BOOTTIME, &bt) == nil {
+		return rt.Nano() - bt.Nano(), nil
+	}
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, fmt.Errorf("proc: %w", err)
+	}
+	btime, err := parseBtime(b)
+	if err != nil {
+		return 0, err
+	}
+	return btime * 1e9, nil
 }
 
 // clockTick returns CLK_TCK from the auxiliary vector, or USER_HZ (100).

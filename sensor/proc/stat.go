@@ -13,13 +13,13 @@ import (
 // bootClock turns a /proc/<pid>/stat starttime (clock ticks since boot) into
 // Unix nanoseconds.
 type bootClock struct {
-	btime  int64 // boot time, Unix seconds (the "btime" line of /proc/stat)
+	boot   int64 // boot time, Unix nanoseconds
 	tickNs int64 // nanoseconds per clock tick: 1e9 / CLK_TCK
 }
 
 // ns converts a starttime in clock ticks.
 func (c bootClock) ns(ticks uint64) int64 {
-	return c.btime*1e9 + int64(ticks)*c.tickNs
+	return c.boot + int64(ticks)*c.tickNs
 }
 
 // statStartField is the 1-based index of starttime in /proc/<pid>/stat

@@ -11,7 +11,7 @@ import (
 )
 
 // testClock is a boot clock with btime 1,700,000,000 and USER_HZ 100.
-var testClock = bootClock{btime: 1_700_000_000, tickNs: 1e7}
+var testClock = bootClock{boot: 1_700_000_000 * 1e9, tickNs: 1e7}
 
 func TestParseStat(t *testing.T) {
 	tests := []struct {
@@ -190,7 +190,7 @@ func FuzzParseStat(f *testing.F) {
 			}
 			return
 		}
-		if e.PID < 0 || e.PPID < 0 || e.Start < testClock.btime*1e9 {
+		if e.PID < 0 || e.PPID < 0 || e.Start < testClock.boot {
 			t.Fatalf("out of range: %+v", e)
 		}
 		_ = statState(line)
