@@ -213,10 +213,10 @@ func (e *Engine) categoryMask(ev *ecs.Event) uint64 {
 // (@timestamp, then event.sequence); an out-of-order event is processed
 // but never joins a sequence behind a later event.
 //
-// The engine keeps ev while a pending sequence holds it, without copying:
-// events are immutable once made (the sensor builds a new one per
-// observation, ecs.Decode gives each event its own memory), so the caller
-// must not modify or reuse ev after Process.
+// The engine keeps a copy (ecs.Event.Clone) of each event a pending
+// sequence holds: an event from an ecs.Reader points into the Reader's
+// batch memory, which one long-pending event would otherwise keep alive.
+// The copy is made only for events that match a sequence stage.
 func (e *Engine) Process(ev *ecs.Event) {
 	e.events++
 	e.arrival++

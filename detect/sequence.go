@@ -195,7 +195,7 @@ func (s *sequencer) open(key []byte, ev *ecs.Event, ord ordinal) {
 	p := s.alloc()
 	p.k = k
 	p.stage = 0
-	p.events = append(p.events, ev)
+	p.events = append(p.events, ev.Clone())
 	p.last = ord
 	p.start = ord.ts
 	k.slots[0] = p
@@ -248,7 +248,7 @@ func (s *sequencer) advance(i int, key []byte, ev *ecs.Event, ord ordinal) {
 		s.stats.replaced++
 		s.drop(old)
 	}
-	p.events = append(p.events, ev)
+	p.events = append(p.events, ev.Clone())
 	p.last = ord
 	p.stage = i
 	k.slots[i] = p

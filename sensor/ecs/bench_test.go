@@ -106,3 +106,25 @@ func BenchmarkReader(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeLine decodes the replay stream's lines as a Reader does
+// (aliasing the line, memory shared between events), reusing one event:
+// the decoder's own cost, without allocation or garbage collection.
+func BenchmarkDecodeLine(b *testing.B) {
+	for _, name := range []string{"defend_process", "defend_network", "process", "network"} {
+		b.Run(name, func(b *testing.B) {
+			line := readLine(b, name+".ndjson")
+			b.SetBytes(int64(len(line)))
+			b.ReportAllocs()
+			d := decoder{shared: true}
+			var e Event
+			for b.Loop() {
+				e = Event{}
+				d.strs = d.strs[:0] // the previous event is dropped
+				if err := d.decode(line, &e); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,11 +1,11 @@
 package ecs
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 )
@@ -43,28 +43,51 @@ func (e *LineError) Unwrap() error { return e.Err }
 
 // Reader reads ndjson events. Blank lines are skipped, a UTF-8 byte order
 // mark before the first line is ignored, and a "\r\n" line ending is
-// accepted. Memory stays flat in the input's length: a line's bytes are
-// released once the line is decoded (the event keeps its own copy), and
-// with Workers > 1 a fixed number of batches circulates. Next and Close
-// are called from one goroutine.
+// accepted. Next and Close are called from one goroutine.
+//
+// Memory: the input is read in chunks of chunkBytes that are never
+// rewritten, and decoded events alias them (no copy per line); events are
+// made in slabs, one allocation per batch of lines, as are their string
+// arrays and generic fields. An event therefore keeps its chunk and its
+// batch's memory alive, about 250 KiB, not just its own kilobyte or so:
+// memory is bounded by the events the caller keeps times that, never by
+// the length of the input. For a replay the events kept are the reorder
+// window, whose batches are live anyway, and the pending sequences, at
+// most detect's MaxPending per rule, each of which may keep a batch of its
+// own. With Workers > 1 a fixed number of batches circulates.
 type Reader struct {
-	lines lineReader
+	lines splitter
 	dec   decoder
-	err   error // sticky: the read error or io.EOF
+	max   int
+	err   error   // sticky: the read error or io.EOF
+	slab  []Event // Workers <= 1: the events still free in the current slab
 
 	// With Workers > 1.
-	workers int
-	max     int
-	started bool
-	free    chan *batch // recycled batches; their number bounds memory
-	work    chan *batch // to the workers
-	results chan *batch // in input order, to Next
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	cur     *batch
-	next    int
-	closed  bool
+	workers    int
+	started    bool
+	free       chan *batch // recycled batches; their number bounds memory
+	results    chan *batch // in input order, to Next
+	stop       chan struct{}
+	ended      chan struct{} // closed once a batch holds the end of input
+	mu         sync.Mutex    // guards lines and inputEnded
+	inputEnded bool
+	wg         sync.WaitGroup
+	cur        *batch
+	next       int
+	closed     bool
 }
+
+// Sizes of the reading and decoding units. A chunk is one read(2) of
+// input; a batch is the unit of work of a decoding goroutine and of event
+// allocation. Both are small enough that an event kept for long (a pending
+// sequence) keeps little else alive, and large enough that allocations
+// and channel operations are rare per event.
+const (
+	chunkBytes = 128 << 10
+	batchLines = 128
+	batchBytes = 128 << 10
+	slabEvents = 64 // Workers <= 1: events per slab
+)
 
 // NewReader returns a Reader of ndjson events from r.
 func NewReader(r io.Reader, opt ReaderOptions) *Reader {
@@ -72,11 +95,13 @@ func NewReader(r io.Reader, opt ReaderOptions) *Reader {
 	if limit <= 0 {
 		limit = DefaultMaxLineBytes
 	}
-	return &Reader{
-		lines:   lineReader{br: bufio.NewReaderSize(r, 64<<10), max: limit},
+	rd := &Reader{
+		lines:   splitter{r: r, max: limit},
 		workers: opt.Workers,
 		max:     limit,
 	}
+	rd.dec.shared = true
+	return rd
 }
 
 // Next returns the next event. At the end of the input it returns io.EOF;
@@ -102,14 +127,19 @@ func (r *Reader) Next() (*Event, error) {
 		if isBlank(line) {
 			continue
 		}
-		e, slab := newEvent()
+		if len(r.slab) == 0 {
+			r.slab = newSlab(slabEvents)
+		}
+		e := &r.slab[0]
 		// Decode with a copy of the decoder on the stack (see Decode).
 		d := r.dec
-		err = d.decode(line, e, slab)
+		err = d.decode(line, e)
 		r.dec = d
 		if err != nil {
+			*e = Event{} // the slot is reused for the next line
 			return nil, &LineError{Line: num, Err: err}
 		}
+		r.slab = r.slab[1:]
 		return e, nil
 	}
 }
@@ -133,17 +163,23 @@ func (r *Reader) Close() error {
 	return nil
 }
 
-// eventBlock is an Event allocated together with the first memory for its
-// string arrays (event.category, event.type, process.args): one allocation
-// instead of two for a typical event.
-type eventBlock struct {
-	e    Event
-	strs [8]string
-}
-
-func newEvent() (*Event, []string) {
-	b := new(eventBlock)
-	return &b.e, b.strs[:0]
+// newSlab returns n zeroed events in one allocation, each page of it
+// already written to.
+//
+// A slab this large is often fresh memory from the kernel, which the Go
+// runtime knows to be zero and does not clear. If the first access to a
+// page of it is a read (the decoder's d.e.Has |= bit), Linux maps the
+// shared zero page, and the write that follows takes a copy-on-write
+// fault that flushes the TLB of every CPU running the process
+// (mm/memory.c: do_wp_page → ptep_clear_flush). In a replay that was a
+// fifth of the CPU time; one store per event first makes every fault a
+// plain write fault.
+func newSlab(n int) []Event {
+	evs := make([]Event, n)
+	for i := range evs {
+		evs[i].Has = 0
+	}
+	return evs
 }
 
 func isBlank(line []byte) bool {
@@ -155,164 +191,218 @@ func isBlank(line []byte) bool {
 	return true
 }
 
-// lineReader splits the input into lines with their numbers.
-type lineReader struct {
-	br   *bufio.Reader
+// splitter splits the input into lines with their numbers. It reads into
+// chunks that it never rewrites: a line it returns stays valid and
+// unchanged for good, so events may alias it. A line that does not fit in
+// the rest of a chunk moves to a new one (its start is copied); a line
+// longer than a chunk gets a chunk of its own, up to the line limit.
+type splitter struct {
+	r    io.Reader
 	max  int
-	num  int
-	long []byte // a line longer than the bufio buffer, up to max
+	buf  []byte // the current chunk: bytes before end are never rewritten
+	pos  int    // start of the data not yet split
+	seen int    // buf[pos:seen] holds no newline
+	end  int    // end of the data read
+	num  int    // number of the last line returned
+	err  error  // the read error or io.EOF, once the input has ended
+	skip bool   // discarding the rest of an over-long line
 }
 
-// next returns the next line without its line ending, valid until the
-// following call. tooLong reports a line over max (its bytes are skipped).
-func (l *lineReader) next() (line []byte, num int, tooLong bool, err error) {
-	frag, err := l.br.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
-		// Longer than the bufio buffer: gather it in l.long, up to max
-		// plus a line ending; past that, skip to the newline.
-		l.long = append(l.long[:0], frag...)
-		for err == bufio.ErrBufferFull {
-			frag, err = l.br.ReadSlice('\n')
-			switch {
-			case tooLong:
-			case len(l.long)+len(frag) > l.max+2:
-				tooLong = true
-				l.long = l.long[:0]
-			default:
-				l.long = append(l.long, frag...)
-			}
+var bom = []byte("\xef\xbb\xbf")
+
+// next returns the next line without its line ending. tooLong reports a
+// line over max (its bytes are not returned).
+func (s *splitter) next() (line []byte, num int, tooLong bool, err error) {
+	for {
+		if i := bytes.IndexByte(s.buf[s.seen:s.end], '\n'); i >= 0 {
+			line = s.buf[s.pos : s.seen+i]
+			s.pos = s.seen + i + 1
+			s.seen = s.pos
+			return s.emit(line)
 		}
-		frag = l.long
+		s.seen = s.end
+		if s.err != nil {
+			// A read error drops a partial last line; at the end of the
+			// input it is a line.
+			if s.err != io.EOF || (s.pos == s.end && !s.skip) {
+				return nil, 0, false, s.err
+			}
+			line = s.buf[s.pos:s.end]
+			s.pos, s.seen = s.end, s.end
+			return s.emit(line)
+		}
+		s.fill()
 	}
-	if err != nil && err != io.EOF {
-		return nil, 0, false, fmt.Errorf("ecs: read: %w", err)
+}
+
+func (s *splitter) emit(line []byte) ([]byte, int, bool, error) {
+	s.num++
+	if s.skip {
+		s.skip = false
+		return nil, s.num, true, nil
 	}
-	if err == io.EOF && len(frag) == 0 && !tooLong {
-		return nil, 0, false, io.EOF
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
 	}
-	l.num++
-	if n := len(frag); n > 0 && frag[n-1] == '\n' {
-		frag = frag[:n-1]
+	if s.num == 1 {
+		line = bytes.TrimPrefix(line, bom)
 	}
-	if n := len(frag); n > 0 && frag[n-1] == '\r' {
-		frag = frag[:n-1]
+	if len(line) > s.max {
+		return nil, s.num, true, nil
 	}
-	if l.num == 1 {
-		frag = bytes.TrimPrefix(frag, []byte("\xef\xbb\xbf"))
+	return line, s.num, false, nil
+}
+
+// fill reads more input, after the partial line buf[pos:end].
+func (s *splitter) fill() {
+	// The partial line can still lose a "\r" and, on line 1, a byte order
+	// mark; past that it is over the limit: drop what is read of it.
+	limit := s.max + 1
+	if s.num == 0 {
+		limit += len(bom)
 	}
-	if len(frag) > l.max {
-		tooLong = true
+	if s.skip || s.end-s.pos > limit {
+		s.skip = true
+		s.pos = s.end
 	}
-	return frag, l.num, tooLong, nil
+	if s.end == len(s.buf) {
+		n := s.end - s.pos
+		c := make([]byte, max(chunkBytes, 2*n))
+		copy(c, s.buf[s.pos:s.end])
+		s.buf, s.pos, s.seen, s.end = c, 0, n, n
+	}
+	for range 100 {
+		n, err := s.r.Read(s.buf[s.end:])
+		if n < 0 || n > len(s.buf)-s.end {
+			s.err = errors.New("ecs: read: reader returned an invalid count")
+			return
+		}
+		s.end += n
+		if err != nil {
+			if err != io.EOF {
+				err = fmt.Errorf("ecs: read: %w", err)
+			}
+			s.err = err
+			return
+		}
+		if n > 0 {
+			return
+		}
+	}
+	s.err = fmt.Errorf("ecs: read: %w", io.ErrNoProgress)
 }
 
 func lineTooLong(num, limit int) error {
 	return &LineError{Line: num, Err: fmt.Errorf("%w (over %d bytes)", ErrLineTooLong, limit)}
 }
 
-// Parallel decoding. One goroutine (fill) reads batches of lines and
-// hands each to the workers and, in input order, to Next; Next waits for
-// a batch's done signal before returning its events. A fixed number of
-// batches circulates, so memory is bounded whatever the input length.
-
-const (
-	batchLines = 256
-	batchBytes = 256 << 10
-)
+// Parallel decoding. Each worker takes a free batch, fills it with the
+// next lines under r.mu (splitting is sequential) and, still holding the
+// lock, queues it for Next, so that batches reach Next in input order;
+// then it decodes the batch and signals done. Next waits for a batch's
+// done before returning its events. Reading is thus a short section of
+// whichever worker needs work, not a goroutine of its own that the
+// scheduler would have to fit in between the workers and Next on few
+// CPUs. A fixed number of batches circulates, so memory is bounded
+// whatever the input length; channel operations are per batch, never per
+// event.
 
 type batch struct {
-	data   []byte
 	lines  []batchLine
-	events []*Event
-	errs   []error
-	err    error // after the lines: the read error or io.EOF
+	events []Event // the batch's slab, made by the worker
+	errs   []error // per line: nil, or why it has no event
+	err    error   // after the lines: the read error or io.EOF
 	done   chan struct{}
 }
 
 type batchLine struct {
-	start, end int
-	num        int
-	tooLong    bool
+	b       []byte // aliases a chunk of the splitter
+	num     int
+	tooLong bool
 }
 
 func (r *Reader) start() {
 	r.started = true
 	n := 2*r.workers + 2
 	r.free = make(chan *batch, n)
-	r.work = make(chan *batch, n)
 	r.results = make(chan *batch, n)
 	r.stop = make(chan struct{})
+	r.ended = make(chan struct{})
 	for i := 0; i < n; i++ {
 		r.free <- &batch{done: make(chan struct{}, 1)}
 	}
-	r.wg.Add(1 + r.workers)
-	go r.fill()
+	r.wg.Add(r.workers)
 	for i := 0; i < r.workers; i++ {
-		go r.decodeBatches()
+		go r.work()
 	}
 }
 
-// fill reads batches until the input ends or Close.
-func (r *Reader) fill() {
+// work fills and decodes batches until the input ends or Close.
+func (r *Reader) work() {
 	defer r.wg.Done()
-	defer close(r.work)
-	defer close(r.results)
+	d := decoder{shared: true}
 	for {
 		var b *batch
 		select {
 		case b = <-r.free:
 		case <-r.stop:
 			return
-		}
-		for len(b.lines) < batchLines && len(b.data) < batchBytes {
-			line, num, tooLong, err := r.lines.next()
-			if err != nil {
-				b.err = err
-				break
-			}
-			if tooLong {
-				b.lines = append(b.lines, batchLine{num: num, tooLong: true})
-				continue
-			}
-			if isBlank(line) {
-				continue
-			}
-			start := len(b.data)
-			b.data = append(b.data, line...)
-			b.lines = append(b.lines, batchLine{start: start, end: len(b.data), num: num})
-		}
-		// The channels hold every batch at once, so these sends never
-		// block. Once sent, b belongs to the workers and to Next.
-		last := b.err != nil
-		r.work <- b
-		r.results <- b
-		if last {
+		case <-r.ended:
 			return
 		}
-	}
-}
-
-func (r *Reader) decodeBatches() {
-	defer r.wg.Done()
-	var d decoder
-	for b := range r.work {
-		for _, l := range b.lines {
+		if !r.fill(b) {
+			return
+		}
+		evs := newSlab(len(b.lines))
+		for k, l := range b.lines {
 			if l.tooLong {
-				b.events = append(b.events, nil)
 				b.errs = append(b.errs, lineTooLong(l.num, r.max))
 				continue
 			}
-			e, slab := newEvent()
-			if err := d.decode(b.data[l.start:l.end], e, slab); err != nil {
-				b.events = append(b.events, nil)
+			if err := d.decode(l.b, &evs[k]); err != nil {
+				evs[k] = Event{}
 				b.errs = append(b.errs, &LineError{Line: l.num, Err: err})
 				continue
 			}
-			b.events = append(b.events, e)
 			b.errs = append(b.errs, nil)
 		}
+		b.events = evs
 		b.done <- struct{}{}
+		// If Next was waiting for this batch, it is now runnable on this
+		// P, but would wait for this worker to block or be preempted; with
+		// as many workers as CPUs that held the consumer, the serial part
+		// of the pipeline, back for most of a batch. Let it run.
+		runtime.Gosched()
 	}
+}
+
+// fill reads the next lines into b and queues it for Next. It reports
+// false, queuing nothing, if an earlier batch ended the input.
+func (r *Reader) fill(b *batch) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.inputEnded {
+		return false
+	}
+	size := 0
+	for len(b.lines) < batchLines && size < batchBytes {
+		line, num, tooLong, err := r.lines.next()
+		if err != nil {
+			b.err = err
+			r.inputEnded = true
+			close(r.ended)
+			break
+		}
+		if !tooLong && isBlank(line) {
+			continue
+		}
+		size += len(line)
+		b.lines = append(b.lines, batchLine{b: line, num: num, tooLong: tooLong})
+	}
+	// results holds every batch at once, so this never blocks. Once
+	// queued, b belongs to this worker until done, then to Next.
+	r.results <- b
+	return true
 }
 
 func (r *Reader) nextParallel() (*Event, error) {
@@ -324,14 +414,12 @@ func (r *Reader) nextParallel() (*Event, error) {
 	}
 	for {
 		if b := r.cur; b != nil {
-			if r.next < len(b.events) {
-				e, err := b.events[r.next], b.errs[r.next]
-				b.events[r.next], b.errs[r.next] = nil, nil
+			if k := r.next; k < len(b.errs) {
 				r.next++
-				if err != nil {
+				if err := b.errs[k]; err != nil {
 					return nil, err
 				}
-				return e, nil
+				return &b.events[k], nil
 			}
 			if b.err != nil {
 				r.err = b.err
@@ -341,23 +429,21 @@ func (r *Reader) nextParallel() (*Event, error) {
 			}
 			r.recycle(b)
 		}
-		b, ok := <-r.results
-		if !ok {
-			r.err = io.EOF // not reached: the last batch carries the error
-			return nil, r.err
-		}
+		b := <-r.results
 		<-b.done
 		r.cur, r.next = b, 0
 	}
 }
 
-// recycle returns a consumed batch to fill.
+// recycle returns a consumed batch to the workers, holding no reference
+// to its chunks, events or errors.
 func (r *Reader) recycle(b *batch) {
 	r.cur = nil
-	b.data = b.data[:0]
+	clear(b.lines)
 	b.lines = b.lines[:0]
-	b.events = b.events[:0]
+	clear(b.errs)
 	b.errs = b.errs[:0]
+	b.events = nil
 	b.err = nil
 	r.free <- b
 }

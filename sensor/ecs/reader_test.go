@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"testing"
@@ -267,5 +268,143 @@ func TestLineErrorUnwrap(t *testing.T) {
 	var le *LineError
 	if !errors.As(err, &se) || !errors.As(err, &le) || le.Line != 2 || se.Offset != 1 {
 		t.Errorf("malformed: %v", err)
+	}
+}
+
+// referenceRead is the Reader's contract written plainly: split at "\n",
+// drop one "\r" before it and a byte order mark before line 1, report a
+// line over limit, skip blank lines, decode the rest.
+func referenceRead(input string, limit int) []item {
+	lines := strings.Split(input, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	var out []item
+	for i, l := range lines {
+		l = strings.TrimSuffix(l, "\r")
+		if i == 0 {
+			l = strings.TrimPrefix(l, "\xef\xbb\xbf")
+		}
+		if len(l) > limit {
+			out = append(out, item{err: fmt.Sprintf("ecs: line %d: line too long (over %d bytes)", i+1, limit)})
+			continue
+		}
+		if strings.TrimLeft(l, " \t\r\n") == "" {
+			continue
+		}
+		var e Event
+		if err := Decode([]byte(l), &e); err != nil {
+			out = append(out, item{err: (&LineError{Line: i + 1, Err: err}).Error()})
+			continue
+		}
+		out = append(out, item{json: string(e.AppendJSON(nil))})
+	}
+	return out
+}
+
+// TestReaderAgainstReference reads random streams whose lines straddle
+// chunk boundaries, outgrow a chunk, sit just under and over the limit,
+// and end with or without a newline, in reads of several sizes.
+func TestReaderAgainstReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const limit = 3 * chunkBytes
+	line := func() string {
+		switch rng.IntN(10) {
+		case 0:
+			return ""
+		case 1:
+			return " \t"
+		case 2:
+			return `{"a":`
+		case 3: // long: up to over the limit
+			n := chunkBytes/2 + rng.IntN(3*chunkBytes)
+			return `{"a":"` + strings.Repeat("x", n) + `"}`
+		case 4: // right at the limit
+			return `{"a":"` + strings.Repeat("y", limit-8+rng.IntN(2)) + `"}`
+		}
+		return fmt.Sprintf(`{"event":{"sequence":%d},"process":{"args":["a","%d"]},"x":"%s"}`,
+			rng.IntN(1000), rng.IntN(9), strings.Repeat("z", rng.IntN(300)))
+	}
+	for round := range 12 {
+		var b strings.Builder
+		if round%3 == 0 {
+			b.WriteString("\xef\xbb\xbf")
+		}
+		for n := 5 + rng.IntN(40); n > 0; n-- {
+			b.WriteString(line())
+			if rng.IntN(4) == 0 {
+				b.WriteString("\r")
+			}
+			b.WriteString("\n")
+		}
+		if round%2 == 0 {
+			b.WriteString(line()) // no final newline
+		}
+		input := b.String()
+		want := referenceRead(input, limit)
+		for _, workers := range []int{1, 2} {
+			for _, size := range []int{7, 4093, 1 << 20} {
+				got := readAll(t, NewReader(&chunked{data: []byte(input), size: size}, ReaderOptions{Workers: workers, MaxLineBytes: limit}))
+				if len(got) != len(want) {
+					t.Fatalf("round %d, workers %d, reads of %d: %d items, want %d", round, workers, size, len(got), len(want))
+				}
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("round %d, workers %d, reads of %d, item %d:\ngot  %.100s\nwant %.100s", round, workers, size, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestReaderEventsStayValid keeps every event to the end: events alias
+// the Reader's chunks, which must never be rewritten.
+func TestReaderEventsStayValid(t *testing.T) {
+	data := stream(t, 3000)
+	want := readAll(t, NewReader(bytes.NewReader(data), ReaderOptions{}))
+	for _, workers := range []int{1, 2} {
+		r := NewReader(&chunked{data: data, size: 1000}, ReaderOptions{Workers: workers})
+		var kept []*Event
+		for {
+			e, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept = append(kept, e)
+		}
+		if len(kept) != len(want) {
+			t.Fatalf("workers %d: %d events, want %d", workers, len(kept), len(want))
+		}
+		for i, e := range kept {
+			if got := string(e.AppendJSON(nil)); got != want[i].json {
+				t.Fatalf("workers %d, event %d changed:\n%s\nwant\n%s", workers, i, got, want[i].json)
+			}
+		}
+	}
+}
+
+// TestReaderAllocs pins the Reader's allocations: per batch of lines,
+// not per event (learning the stream's two shapes costs a few hundred,
+// once per decoder).
+func TestReaderAllocs(t *testing.T) {
+	const n = 20000
+	data := stream(t, n)
+	for _, workers := range []int{1, 2} {
+		allocs := testing.AllocsPerRun(5, func() {
+			r := NewReader(bytes.NewReader(data), ReaderOptions{Workers: workers})
+			defer r.Close()
+			for {
+				if _, err := r.Next(); err != nil {
+					break
+				}
+			}
+		})
+		if perEvent := allocs / n; perEvent > 0.05 {
+			t.Errorf("workers %d: %.3f allocations per event (%.0f for %d)", workers, perEvent, allocs, n)
+		}
 	}
 }

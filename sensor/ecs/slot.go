@@ -1,7 +1,10 @@
 package ecs
 
 import (
+	"bytes"
+	"encoding/binary"
 	"sort"
+	"strings"
 	"unsafe"
 )
 
@@ -323,6 +326,7 @@ const (
 	nSource
 	nDestination
 	nNetwork
+	nNodes
 )
 
 // child returns the trie node (or -1) and the typed slot (or -1) reached
@@ -520,4 +524,111 @@ func walk(n int, key []byte) (node, slot int) {
 		}
 		key = key[dot+1:]
 	}
+}
+
+// The decoder's fast lookup of one key under a trie node: a table indexed
+// by the node and a hash of the key's first and last bytes, each entry
+// holding the key's first 16 bytes as two little-endian words with their
+// masks, so that a hit costs two loads and compares and no call. The hash
+// has no collision between the keys of one node today
+// (TestKeyTableComplete); should a new typed path collide, its node is
+// marked incomplete and its keys go through child as before.
+const keyHashBits = 5
+
+type keyEntry struct {
+	w0, w1 uint64 // the key's bytes 0-7 and 8-15, zero-padded
+	m0, m1 uint64 // the masks of those bytes
+	key    string
+	node   int8 // the child node, or -1
+	slot   int8 // the typed slot, or -1
+}
+
+var (
+	keyTable     [nNodes << keyHashBits]keyEntry
+	nodeComplete [nNodes]bool // every key of the node is in keyTable
+)
+
+func keyHash(node int, first, last byte) int {
+	return node<<keyHashBits | int((first+9*last)&(1<<keyHashBits-1))
+}
+
+func init() {
+	type key struct {
+		node     int
+		seg      string
+		cn, slot int
+	}
+	var keys []key
+	seen := map[key]bool{}
+	for id := range slots {
+		node := nRoot
+		segs := strings.Split(slots[id].path, ".")
+		for j, seg := range segs {
+			k := key{node: node, seg: seg, cn: -1, slot: id}
+			if j < len(segs)-1 {
+				k.cn, _ = child(node, []byte(seg))
+				k.slot = -1
+			}
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+			node = k.cn
+		}
+	}
+	count := map[int]int{}
+	for _, k := range keys {
+		count[keyHash(k.node, k.seg[0], k.seg[len(k.seg)-1])]++
+	}
+	for n := range nodeComplete {
+		nodeComplete[n] = true
+	}
+	for _, k := range keys {
+		h := keyHash(k.node, k.seg[0], k.seg[len(k.seg)-1])
+		if count[h] > 1 {
+			nodeComplete[k.node] = false
+			continue
+		}
+		var b [16]byte
+		copy(b[:], k.seg)
+		ent := keyEntry{key: k.seg, node: int8(k.cn), slot: int8(k.slot)}
+		ent.w0 = binary.LittleEndian.Uint64(b[:8])
+		ent.w1 = binary.LittleEndian.Uint64(b[8:])
+		for i := range min(len(k.seg), 16) {
+			if i < 8 {
+				ent.m0 |= 0xff << (8 * i)
+			} else {
+				ent.m1 |= 0xff << (8 * (i - 8))
+			}
+		}
+		keyTable[h] = ent
+	}
+}
+
+// lookup returns the trie node and typed slot (each -1 if none) of the
+// unescaped key buf[ks:ke] under node, as walk does.
+func lookup(node int, buf []byte, ks, ke int) (int, int) {
+	if ke > ks {
+		ent := &keyTable[keyHash(node, buf[ks], buf[ke-1])]
+		if len(ent.key) == ke-ks {
+			if ks+16 <= len(buf) {
+				if load64(buf, ks)&ent.m0 == ent.w0 && load64(buf, ks+8)&ent.m1 == ent.w1 &&
+					(ke-ks <= 16 || string(buf[ks+16:ke]) == ent.key[16:]) {
+					return int(ent.node), int(ent.slot)
+				}
+			} else if string(buf[ks:ke]) == ent.key {
+				return int(ent.node), int(ent.slot)
+			}
+		}
+	}
+	return lookupMiss(node, buf[ks:ke])
+}
+
+// lookupMiss is lookup for a key not in keyTable: a dotted key, a key of
+// an incomplete node, or no typed path at all.
+func lookupMiss(node int, key []byte) (int, int) {
+	if nodeComplete[node] && bytes.IndexByte(key, '.') < 0 {
+		return -1, -1
+	}
+	return walk(node, key)
 }

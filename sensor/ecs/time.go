@@ -1,6 +1,9 @@
 package ecs
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+)
 
 // Times (@timestamp, event.created, process.start) are Unix nanoseconds in
 // the typed struct. The representable range is that of int64 nanoseconds:
@@ -284,27 +287,30 @@ func fromSeconds(sec, frac int64) (int64, bool) {
 
 // parseCanonicalTime is the fast path of parseISOTime for the form
 // AppendJSON and Elastic Defend write: yyyy-MM-ddTHH:mm:ss[.fraction]Z.
+// It checks the first 19 bytes as three little-endian words: the digits
+// and the separators at once.
 func parseCanonicalTime(b []byte) (int64, bool) {
-	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+	n := len(b)
+	if n < 20 || b[n-1] != 'Z' {
 		return 0, false
 	}
-	var v [14]int64
-	for k, p := range [14]uint8{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18} {
-		c := b[p] - '0'
-		if c > 9 {
-			return 0, false
-		}
-		v[k] = int64(c)
+	_ = b[19]
+	w0 := binary.LittleEndian.Uint64(b)      // yyyy-MM-
+	w1 := binary.LittleEndian.Uint64(b[8:])  // ddTHH:mm
+	w2 := binary.LittleEndian.Uint32(b[16:]) // :ss and one more byte
+	if !layoutWord(w0, date0) || !layoutWord(w1, date1) || !layoutWord(uint64(w2), date2) {
+		return 0, false
 	}
-	y := v[0]*1000 + v[1]*100 + v[2]*10 + v[3]
-	mo, d := v[4]*10+v[5], v[6]*10+v[7]
-	h, mi, s := v[8]*10+v[9], v[10]*10+v[11], v[12]*10+v[13]
-	if mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || s > 59 {
+	digit := func(i int) int64 { return int64(b[i] - '0') }
+	y := digit(0)*1000 + digit(1)*100 + digit(2)*10 + digit(3)
+	mo, d := digit(5)*10+digit(6), digit(8)*10+digit(9)
+	h, mi, s := digit(11)*10+digit(12), digit(14)*10+digit(15), digit(17)*10+digit(18)
+	if mo < 1 || mo > 12 || d < 1 || (d > 28 && d > daysIn(y, mo)) || h > 23 || mi > 59 || s > 59 {
 		return 0, false
 	}
 	var frac int64
-	if len(b) > 20 {
-		f := b[19 : len(b)-1]
+	if n > 20 {
+		f := b[19 : n-1]
 		if f[0] != '.' || len(f) < 2 || len(f) > 10 {
 			return 0, false
 		}
@@ -315,11 +321,47 @@ func parseCanonicalTime(b []byte) (int64, bool) {
 			}
 			frac = frac*10 + int64(c)
 		}
-		for n := len(f) - 1; n < 9; n++ {
+		for k := len(f) - 1; k < 9; k++ {
 			frac *= 10
 		}
 	}
 	return fromSeconds(daysFromCivil(y, mo, d)*secondsPerDay+h*3600+mi*60+s, frac)
+}
+
+// layout is the shape of up to eight bytes read as a little-endian word:
+// which bytes are digits, and which must equal fixed bytes.
+type layout struct {
+	digits, fixed, want uint64
+}
+
+// The layouts of yyyy-MM-ddTHH:mm:ss, in three words (the third byte of
+// the last is not checked).
+var (
+	date0 = newLayout("dddd-dd-")
+	date1 = newLayout("ddTdd:dd")
+	date2 = newLayout(":dd")
+)
+
+// newLayout makes the layout of pattern, where 'd' is a digit.
+func newLayout(pattern string) layout {
+	var l layout
+	for i := 0; i < len(pattern); i++ {
+		if pattern[i] == 'd' {
+			l.digits |= 0xff << (8 * i)
+		} else {
+			l.fixed |= 0xff << (8 * i)
+			l.want |= uint64(pattern[i]) << (8 * i)
+		}
+	}
+	return l
+}
+
+// layoutWord reports whether w has layout l. A byte c is a digit when both
+// c and c+6 are 0x3_ in their high nibble; a carry out of a byte happens
+// only for c ≥ 0xfa, which fails that byte's own check anyway.
+func layoutWord(w uint64, l layout) bool {
+	const hi, zeros, six = 0xf0f0f0f0f0f0f0f0, 0x3030303030303030, 0x0606060606060606
+	return w&l.fixed == l.want && w&hi&l.digits == zeros&l.digits && (w+six)&hi&l.digits == zeros&l.digits
 }
 
 // parseEpochMillis parses [-]digits[.digits] milliseconds since the epoch,
