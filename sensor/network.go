@@ -44,9 +44,16 @@ func isConnection(c *socket.Conn) bool {
 
 // PollSockets lists the socket table, diffs it against the previous one and
 // appends to dst a start event for every new (5-tuple, owner) and an end
-// event (disconnect_received) for every one that vanished. A connection
-// whose owner is not yet in the process table forces one process poll
-// first, so its process's start event comes before its network event.
+// event (disconnect_received) for every one that vanished.
+//
+// When there are new connections, the process table is read once more
+// right after the socket snapshot and before they are attributed: a process
+// that started since the last process poll then has its start event
+// before its network event, and one that called exec in place is
+// attributed under its new name, its exec event first. The poll's network
+// events are stamped with the time of that process read (they were
+// observed by then), so that they sort after the exec events it found,
+// which are stamped with it too but numbered earlier.
 func (s *Sensor) PollSockets(dst []*ecs.Event) ([]*ecs.Event, error) {
 	t0 := s.opt.Now()
 	snap := t0.UnixNano()
@@ -68,7 +75,13 @@ func (s *Sensor) PollSockets(dst []*ecs.Event) ([]*ecs.Event, error) {
 	// first process poll learns the processes (unless EmitExisting).
 	learn := !s.sockPrimed && !s.opt.EmitExisting
 	s.sockPrimed = true
-	refreshed := false
+	if !learn && s.hasNewConnection(conns) {
+		s.stats.Refreshes++
+		if dst, err = s.PollProcesses(dst); err != nil {
+			return dst, err
+		}
+		snap = s.lastProcSnap
+	}
 	for i := range conns {
 		c := &conns[i]
 		if !isConnection(c) {
@@ -83,21 +96,11 @@ func (s *Sensor) PollSockets(dst []*ecs.Event) ([]*ecs.Event, error) {
 		}
 		var p *process
 		if learn {
-			// Attribute lazily: the owner may be looked up at disconnect.
 			s.conns[k] = connState{gen: gen, silent: true}
 			continue
 		}
 		if owner > 0 {
 			p = s.lookup(owner)
-			if p == nil && !refreshed {
-				// The owner started after the last process poll.
-				refreshed = true
-				s.stats.Refreshes++
-				if dst, err = s.PollProcesses(dst); err != nil {
-					return dst, err
-				}
-				p = s.lookup(owner)
-			}
 			if p != nil && !s.detail(p) {
 				p = nil
 			}
@@ -134,6 +137,22 @@ func (s *Sensor) PollSockets(dst []*ecs.Event) ([]*ecs.Event, error) {
 	s.lastSockSnap = snap
 	s.stats.LastSocketDur = s.opt.Now().Sub(t0)
 	return dst, nil
+}
+
+// hasNewConnection reports whether conns holds a connection the sensor
+// does not know yet.
+func (s *Sensor) hasNewConnection(conns []socket.Conn) bool {
+	for i := range conns {
+		c := &conns[i]
+		if !isConnection(c) {
+			continue
+		}
+		k := connKey{local: c.Local, remote: c.Remote, owner: c.Owner(), proto: c.Proto}
+		if _, ok := s.conns[k]; !ok {
+			return true
+		}
+	}
+	return false
 }
 
 // netEvent builds a network event. Source is the connection's initiator

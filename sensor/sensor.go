@@ -49,7 +49,7 @@ type Stats struct {
 	Gone           uint64 // processes that exited between listing and reading their details
 	DetailErrors   uint64 // other failures to read a process's details (EPERM, ...)
 	Unattributed   uint64 // new connections whose owner pid is 0 or not in the process table
-	Refreshes      uint64 // process polls forced by a connection of an unknown process
+	Refreshes      uint64 // process reads made by a socket poll that found new connections
 	Processes      int
 	Connections    int
 	LastProcessDur time.Duration
@@ -129,9 +129,9 @@ func (s *Sensor) Watermark() int64 {
 // released at once instead of waiting one more interval behind the process
 // snapshot, and a process first seen by the process read, which comes
 // later, is stamped no earlier than the previous process snapshot, after
-// every connection already released. When the socket poll had to read the
-// process table itself (a connection of an unknown process), that read,
-// taken after the socket snapshot, stands for this poll's.
+// every connection already released. When the socket poll read the process
+// table itself (it does when there are new connections), that read, taken
+// after the socket snapshot, stands for this poll's.
 func (s *Sensor) Poll(dst []*ecs.Event) ([]*ecs.Event, error) {
 	if s.socks == nil {
 		return s.PollProcesses(dst)

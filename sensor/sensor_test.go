@@ -397,3 +397,24 @@ func TestPollReleasesItsNetworkEvents(t *testing.T) {
 		t.Fatalf("events %v, watermark %d", evs, s.Watermark())
 	}
 }
+
+// TestExecThenConnectInOneInterval: zsh (pid 400) execs curl in place and
+// curl connects, both since the last poll. The connection must be curl's,
+// after curl's exec event.
+func TestExecThenConnectInOneInterval(t *testing.T) {
+	s, fp, fs, clk := newFixture()
+	poll(t, s)
+	clk.t = t0.Add(time.Second)
+	for i := range fp.entries {
+		if fp.entries[i].PID == 400 {
+			fp.entries[i].Comm = [16]byte{'c', 'u', 'r', 'l'}
+		}
+	}
+	fp.details[400] = proc.Details{Path: "/usr/bin/curl", Args: []string{"curl", "https://example.com"}}
+	fs.conns = []socket.Conn{conn(protoTCP, "192.168.1.10:52000", "93.184.216.34:443", socket.SynSent, 400)}
+	evs := poll(t, s)
+	if len(evs) != 2 || evs[0].Event.Action != "exec" || evs[1].Event.Action != "connection_attempted" ||
+		evs[1].Process.Name != "curl" || evs[0].Timestamp > evs[1].Timestamp || evs[0].Event.Sequence >= evs[1].Event.Sequence {
+		t.Fatalf("events %v", evs)
+	}
+}
