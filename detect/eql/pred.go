@@ -3,6 +3,7 @@ package eql
 import (
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -264,34 +265,13 @@ func numberPreds(lits []ecs.Value, fold bool) (i64 func(int64) bool, f64 func(fl
 		}
 	}
 	if len(ints) > 0 {
-		i64 = func(x int64) bool {
-			for _, y := range ints {
-				if x == y {
-					return true
-				}
-			}
-			return false
-		}
+		i64 = func(x int64) bool { return slices.Contains(ints, x) }
 	}
 	if len(flts) > 0 {
-		f64 = func(x float64) bool {
-			for _, y := range flts {
-				if x == y {
-					return true
-				}
-			}
-			return false
-		}
+		f64 = func(x float64) bool { return slices.Contains(flts, x) }
 	}
 	if len(bools) > 0 {
-		bln = func(x bool) bool {
-			for _, y := range bools {
-				if x == y {
-					return true
-				}
-			}
-			return false
-		}
+		bln = func(x bool) bool { return slices.Contains(bools, x) }
 	}
 	return i64, f64, bln
 }
