@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -22,6 +23,58 @@ type LoopStats struct {
 	DroppedBatch  uint64 // batches dropped because out was full
 	DroppedEvents uint64 // events in those batches
 	Errors        uint64 // polls that failed
+
+	// TriggeredPolls counts the polls run because of a Trigger;
+	// TriggerDeferred the times the rate limit made a trigger wait.
+	TriggeredPolls  uint64
+	TriggerDeferred uint64
+	// TriggerDelay is, for every poll (triggered or scheduled) that served
+	// a trigger, the time from the earliest fire it served to the start of
+	// the poll; TriggerDone to its end, when the connection has been
+	// attributed and its events built.
+	TriggerDelay DelayHistogram
+	TriggerDone  DelayHistogram
+	// InboxEvents counts the events taken from LoopOptions.Inbox.
+	InboxEvents uint64
+	// Named counts the network events given a destination.domain by
+	// LoopOptions.Domain.
+	Named uint64
+}
+
+// LoopOptions configures LoopWith.
+type LoopOptions struct {
+	// ProcessEvery and SocketEvery are the poll intervals of the process
+	// and socket tables.
+	ProcessEvery, SocketEvery time.Duration
+	// OnError, if not nil, gets each poll error; polling goes on.
+	OnError func(error)
+
+	// Trigger, if not nil, asks for polls between the scheduled ones
+	// (Trigger.Fire). A triggered poll reads the process table, then the
+	// socket table (Poll): the owner of a new connection is read before
+	// it exits, and a same-pid exec since the last poll is seen before
+	// the connection is attributed to the process's old name (a process
+	// poll that fell between a fork and its exec). Triggered polls are
+	// spaced by a rate limit: on
+	// average at most one per TriggerInterval, with up to TriggerBurst
+	// (DefaultTriggerBurst when 0) back to back after a quiet period, so a
+	// lone SYN is served at once and a flood of them costs a bounded CPU.
+	// A trigger the limit holds back waits and is served by the next
+	// allowed poll, or by a scheduled socket poll that comes first.
+	// TriggerInterval 0 means no limit (polls still never overlap).
+	Trigger         *Trigger
+	TriggerInterval time.Duration
+	TriggerBurst    int
+
+	// Inbox, if not nil, brings the events of another source into the
+	// batches (see Inbox); they are sent as soon as they arrive.
+	Inbox *Inbox
+
+	// Domain, if not nil, names the destination of each network event the
+	// sensor emits (destination.domain), given the destination address
+	// and the time the connection was seen; ok false leaves it unnamed.
+	// capture.Cache.Lookup fits. It is called on the poll goroutine.
+	Domain func(ip netip.Addr, at time.Time) (name string, ok bool)
 }
 
 // publishedStats is the copy of the counters another goroutine may read
@@ -42,26 +95,62 @@ type publishedStats struct {
 // PublishedStats. A stopped Loop may be started again (with other
 // intervals) on the same Sensor: its tables and state carry over.
 func (s *Sensor) Loop(ctx context.Context, procEvery, sockEvery time.Duration, out chan<- Batch, onErr func(error)) {
-	procT := time.NewTicker(procEvery)
+	s.LoopWith(ctx, LoopOptions{ProcessEvery: procEvery, SocketEvery: sockEvery, OnError: onErr}, out)
+}
+
+// LoopWith is Loop with the inputs of the packet capture: a Trigger for
+// immediate socket polls, an Inbox for the events of another source and a
+// Domain lookup for destination.domain (see LoopOptions). Everything runs
+// on the calling goroutine, which owns the Sensor; the Sensor is never
+// touched from the capture's goroutines.
+func (s *Sensor) LoopWith(ctx context.Context, opt LoopOptions, out chan<- Batch) {
+	procT := time.NewTicker(opt.ProcessEvery)
 	defer procT.Stop()
 	var sockC <-chan time.Time
-	together := s.socks == nil || sockEvery == procEvery
+	together := s.socks == nil || opt.SocketEvery == opt.ProcessEvery
 	if !together {
-		sockT := time.NewTicker(sockEvery)
+		sockT := time.NewTicker(opt.SocketEvery)
 		defer sockT.Stop()
 		sockC = sockT.C
 	}
+	var trigC, inC <-chan struct{}
+	if opt.Trigger != nil && s.socks != nil {
+		trigC = opt.Trigger.c
+	}
+	if opt.Inbox != nil {
+		inC = opt.Inbox.wake
+	}
+	burst := opt.TriggerBurst
+	if burst <= 0 {
+		burst = DefaultTriggerBurst
+	}
+	lim := limiter{every: int64(opt.TriggerInterval), burst: int64(burst)}
+	base := time.Now()
+	mono := func() int64 { return int64(time.Since(base)) }
+	var (
+		waitT *time.Timer
+		waitC <-chan time.Time // set while a trigger waits for the limit
+	)
+	defer func() {
+		if waitT != nil {
+			waitT.Stop()
+		}
+	}()
+
 	var buf []*ecs.Event
-	poll := func(f func([]*ecs.Event) ([]*ecs.Event, error)) {
-		var err error
-		buf, err = f(buf[:0])
-		if err != nil {
-			s.loop.Errors++
-			if onErr != nil {
-				onErr(err)
+	send := func() {
+		b := Batch{Watermark: s.Watermark()}
+		if opt.Inbox != nil {
+			n := len(buf)
+			buf = opt.Inbox.drain(buf, b.Watermark)
+			if len(buf) > n {
+				created := s.opt.Now().UnixNano()
+				for _, ev := range buf[n:] {
+					s.stamp(ev, created)
+				}
+				s.loop.InboxEvents += uint64(len(buf) - n)
 			}
 		}
-		b := Batch{Watermark: s.Watermark()}
 		if len(buf) > 0 {
 			// The receiver keeps the events: hand it its own slice.
 			b.Events = append([]*ecs.Event(nil), buf...)
@@ -76,19 +165,105 @@ func (s *Sensor) Loop(ctx context.Context, procEvery, sockEvery time.Duration, o
 		}
 		s.publish()
 	}
-	poll(s.Poll)
+	poll := func(f func([]*ecs.Event) ([]*ecs.Event, error), sockets, triggered bool) {
+		var since int64
+		if sockets && trigC != nil {
+			since = opt.Trigger.take()
+		}
+		var err error
+		t0 := time.Now()
+		buf, err = f(buf[:0])
+		if err != nil {
+			s.loop.Errors++
+			if opt.OnError != nil {
+				opt.OnError(err)
+			}
+		}
+		if since != 0 {
+			s.loop.TriggerDelay.add(time.Duration(t0.UnixNano() - since))
+			s.loop.TriggerDone.add(time.Duration(time.Now().UnixNano() - since))
+		}
+		if triggered {
+			s.loop.TriggeredPolls++
+		}
+		if sockets && waitC != nil && opt.Trigger.pending.Load() == 0 {
+			// A scheduled poll served the trigger that was waiting.
+			waitT.Stop()
+			waitC = nil
+		}
+		if opt.Domain != nil {
+			s.nameDestinations(buf, opt.Domain)
+		}
+		send()
+	}
+	triggered := func() {
+		lim.take(mono())
+		poll(s.Poll, true, true)
+	}
+	poll(s.Poll, s.socks != nil, false)
 	for {
 		select {
 		case <-ctx.Done():
+			if opt.Inbox != nil {
+				// Hand over what arrived since the last batch.
+				buf = buf[:0]
+				send()
+			}
 			return
 		case <-procT.C:
 			if together {
-				poll(s.Poll)
+				poll(s.Poll, s.socks != nil, false)
 			} else {
-				poll(s.PollProcesses)
+				poll(s.PollProcesses, false, false)
 			}
 		case <-sockC:
-			poll(s.PollSockets)
+			poll(s.PollSockets, true, false)
+		case <-trigC:
+			switch {
+			case opt.Trigger.pending.Load() == 0:
+				// Served already, by the poll that ran when it fired.
+			case waitC != nil:
+				// Coalesced into the poll that waits for the limit.
+			default:
+				if d := lim.wait(mono()); d > 0 {
+					s.loop.TriggerDeferred++
+					if waitT == nil {
+						waitT = time.NewTimer(time.Duration(d))
+					} else {
+						waitT.Reset(time.Duration(d))
+					}
+					waitC = waitT.C
+					s.publish()
+					continue
+				}
+				triggered()
+			}
+		case <-waitC:
+			waitC = nil
+			if opt.Trigger.pending.Load() != 0 {
+				triggered()
+			}
+		case <-inC:
+			buf = buf[:0]
+			send()
+		}
+	}
+}
+
+// nameDestinations sets destination.domain on the network events of evs
+// whose destination address domain names.
+func (s *Sensor) nameDestinations(evs []*ecs.Event, domain func(netip.Addr, time.Time) (string, bool)) {
+	for _, ev := range evs {
+		if len(ev.Event.Category) == 0 || ev.Event.Category[0] != "network" || ev.Destination.Domain != "" {
+			continue
+		}
+		ip, err := netip.ParseAddr(ev.Destination.IP)
+		if err != nil {
+			continue
+		}
+		if name, ok := domain(ip, time.Unix(0, ev.Event.Created)); ok {
+			ev.Destination.Domain = name
+			s.loop.Named++
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,12 +21,13 @@ import (
 // file, then (macOS) the MDM managed preferences. Every key is documented in
 // docs/CONFIG.md; keep the two in step.
 type Config struct {
-	Sensor SensorConfig `toml:"sensor"`
-	Rules  RulesConfig  `toml:"rules"`
-	Alerts LogConfig    `toml:"alerts"`
-	Events EventsConfig `toml:"events"`
-	Status StatusConfig `toml:"status"`
-	Log    DaemonLog    `toml:"log"`
+	Sensor  SensorConfig  `toml:"sensor"`
+	Rules   RulesConfig   `toml:"rules"`
+	Alerts  LogConfig     `toml:"alerts"`
+	Events  EventsConfig  `toml:"events"`
+	Status  StatusConfig  `toml:"status"`
+	Log     DaemonLog     `toml:"log"`
+	Capture CaptureConfig `toml:"capture"`
 }
 
 // SensorConfig is the [sensor] table.
@@ -34,6 +36,24 @@ type SensorConfig struct {
 	SocketInterval  Duration `toml:"socket_interval"`
 	EmitExisting    bool     `toml:"emit_existing"`
 	QueuePolls      int      `toml:"queue_polls"`
+}
+
+// CaptureConfig is the [capture] table: the optional packet capture of
+// outbound TCP SYNs (immediate socket reads) and DNS responses
+// (destination.domain, dns events).
+type CaptureConfig struct {
+	Enabled            bool     `toml:"enabled"`
+	Loopback           bool     `toml:"loopback"`
+	Interfaces         []string `toml:"interfaces"`
+	DNSCacheSize       int      `toml:"dns_cache_size"`
+	TriggerMinInterval Duration `toml:"trigger_min_interval"`
+	DNSEvents          bool     `toml:"dns_events"`
+}
+
+// equal reports whether two [capture] tables are the same settings.
+func (c CaptureConfig) equal(o CaptureConfig) bool {
+	return c.Enabled == o.Enabled && c.Loopback == o.Loopback && slices.Equal(c.Interfaces, o.Interfaces) &&
+		c.DNSCacheSize == o.DNSCacheSize && c.TriggerMinInterval == o.TriggerMinInterval && c.DNSEvents == o.DNSEvents
 }
 
 // RulesConfig is the [rules] table.
@@ -170,6 +190,11 @@ func defaultConfig(goos, stateDir string) Config {
 		}},
 		Status: StatusConfig{Interval: Duration(5 * time.Second)},
 		Log:    DaemonLog{Level: "info"},
+		Capture: CaptureConfig{
+			DNSCacheSize:       10000,
+			TriggerMinInterval: Duration(20 * time.Millisecond),
+			DNSEvents:          true,
+		},
 	}
 	if goos == "darwin" && stateDir == "" {
 		c.Rules.Paths = []string{macRulesDir}
@@ -265,6 +290,9 @@ func (c *Config) validate(source string) error {
 	default:
 		return bad("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)
 	}
+	if err := c.Capture.validate(source); err != nil {
+		return err
+	}
 	if err := c.Alerts.validate(source, "alerts"); err != nil {
 		return err
 	}
@@ -275,6 +303,37 @@ func (c *Config) validate(source string) error {
 		if filepath.Clean(c.Events.Path) == filepath.Clean(c.Alerts.Path) {
 			return bad("events.path", "must differ from alerts.path: nothing but alerts goes to the alert log")
 		}
+	}
+	return nil
+}
+
+// maxDNSCacheSize bounds capture.dns_cache_size: the cache allocates its
+// entries up front (about 100 bytes per address with its index).
+const maxDNSCacheSize = 1000000
+
+// validate checks the [capture] table, also when capture is off, so that a
+// mistake is found before someone turns it on.
+func (c *CaptureConfig) validate(source string) error {
+	bad := func(key, format string, args ...any) error {
+		return &ConfigError{Source: source, Key: "capture." + key, Err: fmt.Errorf(format, args...)}
+	}
+	switch {
+	case c.DNSCacheSize < 1 || c.DNSCacheSize > maxDNSCacheSize:
+		return bad("dns_cache_size", "must be between 1 and %d, not %d", maxDNSCacheSize, c.DNSCacheSize)
+	case c.TriggerMinInterval < Duration(time.Millisecond) || c.TriggerMinInterval > Duration(10*time.Second):
+		return bad("trigger_min_interval", "must be between 1ms and 10s, not %s", time.Duration(c.TriggerMinInterval))
+	}
+	seen := make(map[string]bool, len(c.Interfaces))
+	for _, name := range c.Interfaces {
+		// IFNAMSIZ is 16 on Linux and macOS, the NUL included
+		// (include/uapi/linux/if.h, xnu bsd/net/if.h).
+		if name == "" || len(name) > 15 || strings.ContainsAny(name, "/ \t\n\x00") {
+			return bad("interfaces", "%q is not an interface name (1 to 15 bytes, no slash or space)", name)
+		}
+		if seen[name] {
+			return bad("interfaces", "%q is listed twice", name)
+		}
+		seen[name] = true
 	}
 	return nil
 }

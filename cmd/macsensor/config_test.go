@@ -84,6 +84,18 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"[log]\nlevel = \"loud\"\n", "log.level"},
 		{"[events]\nenabled = true\npath = \"/tmp/a\"\n[alerts]\npath = \"/tmp/a\"\n", "events.path: must differ"},
 		{"[bogus]\nx = 1\n", "bogus: unknown key"},
+		{"[capture]\nenable = true\n", "capture.enable: unknown key"},
+		{"[capture]\nenabled = \"yes\"\n", "capture.enabled"},
+		{"[capture]\ndns_cache_size = 0\n", "capture.dns_cache_size: must be between 1 and 1000000, not 0"},
+		{"[capture]\ndns_cache_size = 5000000\n", "capture.dns_cache_size: must be between 1 and 1000000"},
+		{"[capture]\ntrigger_min_interval = \"100us\"\n", "capture.trigger_min_interval: must be between 1ms and 10s, not 100µs"},
+		{"[capture]\ntrigger_min_interval = \"1m\"\n", "capture.trigger_min_interval: must be between 1ms and 10s"},
+		{"[capture]\ntrigger_min_interval = \"soon\"\n", "not a duration"},
+		{"[capture]\ninterfaces = [\"en0\", \"en0\"]\n", `capture.interfaces: "en0" is listed twice`},
+		{"[capture]\ninterfaces = [\"\"]\n", `capture.interfaces: "" is not an interface name`},
+		{"[capture]\ninterfaces = [\"a-very-long-interface0\"]\n", "capture.interfaces: \"a-very-long-interface0\" is not an interface name"},
+		{"[capture]\ninterfaces = [\"../en0\"]\n", "capture.interfaces"},
+		{"[capture]\ninterfaces = \"en0\"\n", "capture.interfaces"},
 		{"[sensor\n", "m.toml:2: expected"},
 	}
 	for _, tc := range cases {
@@ -93,6 +105,60 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want it to contain %q", tc.text, err, tc.want)
 		}
+	}
+}
+
+func TestCaptureDefaults(t *testing.T) {
+	for _, goos := range []string{"darwin", "linux"} {
+		c := defaultConfig(goos, "").Capture
+		if c.Enabled || c.Loopback || len(c.Interfaces) != 0 || c.DNSCacheSize != 10000 ||
+			time.Duration(c.TriggerMinInterval) != 20*time.Millisecond || !c.DNSEvents {
+			t.Errorf("%s: [capture] defaults %+v", goos, c)
+		}
+	}
+}
+
+func TestCaptureConfig(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "m.toml", `
+[capture]
+enabled = true
+loopback = true
+interfaces = ["en0", "utun3"]
+dns_cache_size = 500
+trigger_min_interval = "5ms"
+dns_events = false
+`)
+	c, _, err := loadConfig("linux", dir, p, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := CaptureConfig{Enabled: true, Loopback: true, Interfaces: []string{"en0", "utun3"}, DNSCacheSize: 500,
+		TriggerMinInterval: Duration(5 * time.Millisecond)}
+	if !c.Capture.equal(want) {
+		t.Fatalf("[capture] %+v, want %+v", c.Capture, want)
+	}
+	// The managed preferences turn it off again and name other interfaces.
+	managed := map[string]any{"capture": map[string]any{"enabled": false, "interfaces": []any{"en1"}}}
+	c, _, err = loadConfig("linux", dir, p, managed, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Enabled, want.Interfaces = false, []string{"en1"}
+	if !c.Capture.equal(want) {
+		t.Fatalf("[capture] with managed preferences %+v, want %+v", c.Capture, want)
+	}
+	if want.equal(CaptureConfig{}) || !want.equal(want) {
+		t.Fatal("CaptureConfig.equal")
+	}
+	// The effective configuration prints the table.
+	out, err := encodeConfig(&c)
+	if err != nil || !strings.Contains(string(out), "[capture]") || !strings.Contains(string(out), `trigger_min_interval = "5ms"`) {
+		t.Fatalf("encoded: %v\n%s", err, out)
+	}
+	_, _, err = loadConfig("linux", dir, p, map[string]any{"capture": map[string]any{"dns_cache_size": uint64(0)}}, false)
+	if err == nil || !strings.Contains(err.Error(), managedPrefPath) || !strings.Contains(err.Error(), "capture.dns_cache_size") {
+		t.Fatalf("managed dns_cache_size 0: %v", err)
 	}
 }
 

@@ -86,6 +86,7 @@ type daemon struct {
 	batches  chan sensor.Batch
 	pollStop context.CancelFunc
 	pollDone chan struct{}
+	capture  captureState // the optional packet capture (capture.go)
 
 	engine       *detect.Engine
 	reorder      *detect.Reorder
@@ -136,6 +137,7 @@ func newDaemon(f runFlags, log zerolog.Logger) (*daemon, error) {
 		return nil, err
 	}
 	d.batches = make(chan sensor.Batch, cfg.Sensor.QueuePolls)
+	d.capture = startCapture(cfg.Capture, d.log)
 	return d, nil
 }
 
@@ -289,7 +291,7 @@ func (d *daemon) run() int {
 	d.startPolling()
 	d.log.Info().Str("version", version).Strs("config", d.sources).Int("rules", len(d.rules)).
 		Str("alert_log", d.cfg.Alerts.Path).Stringer("process_interval", time.Duration(d.cfg.Sensor.ProcessInterval)).
-		Stringer("socket_interval", time.Duration(d.cfg.Sensor.SocketInterval)).Msg("started")
+		Stringer("socket_interval", time.Duration(d.cfg.Sensor.SocketInterval)).Bool("capture", d.capture.pc != nil).Msg("started")
 	status := time.NewTicker(time.Duration(d.cfg.Status.Interval))
 	defer status.Stop()
 	d.writeStatus()
@@ -312,12 +314,15 @@ func (d *daemon) startPolling() {
 	ctx, cancel := context.WithCancel(context.Background())
 	d.pollStop = cancel
 	d.pollDone = make(chan struct{})
-	pi, si := time.Duration(d.cfg.Sensor.ProcessInterval), time.Duration(d.cfg.Sensor.SocketInterval)
+	opt := sensor.LoopOptions{
+		ProcessEvery: time.Duration(d.cfg.Sensor.ProcessInterval),
+		SocketEvery:  time.Duration(d.cfg.Sensor.SocketInterval),
+		OnError:      func(err error) { d.log.Warn().Err(err).Msg("poll failed") },
+	}
+	d.capture.loopOptions(&opt)
 	go func() {
 		defer close(d.pollDone)
-		d.sensor.Loop(ctx, pi, si, d.batches, func(err error) {
-			d.log.Warn().Err(err).Msg("poll failed")
-		})
+		d.sensor.LoopWith(ctx, opt, d.batches)
 	}()
 }
 
@@ -372,8 +377,13 @@ func (d *daemon) reload() {
 	case d.events != nil:
 		d.events = d.reconfigureSink(d.events, "events", old.Events.LogConfig, cfg.Events.LogConfig, true)
 	}
-	if old.Sensor.ProcessInterval != cfg.Sensor.ProcessInterval || old.Sensor.SocketInterval != cfg.Sensor.SocketInterval {
+	captureChanged := !old.Capture.equal(cfg.Capture)
+	if captureChanged || old.Sensor.ProcessInterval != cfg.Sensor.ProcessInterval || old.Sensor.SocketInterval != cfg.Sensor.SocketInterval {
 		d.stopPolling()
+		if captureChanged {
+			d.capture.stop()
+			d.capture = startCapture(cfg.Capture, d.log)
+		}
 		d.startPolling()
 	}
 	d.log.Info().Strs("config", sources).Int("rules", len(d.rules)).Msg("reloaded")
@@ -416,6 +426,9 @@ func (d *daemon) stopSinks() {
 // engine, flushes the logs and writes a last status.
 func (d *daemon) shutdown() int {
 	d.log.Info().Msg("stopping")
+	// Capture first: the poll loop hands over the last dns events as it
+	// stops.
+	d.capture.stop()
 	d.stopPolling()
 	for {
 		select {

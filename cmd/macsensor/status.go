@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -37,6 +38,7 @@ type Status struct {
 	AlertLog      StatusLog         `json:"alert_log"`
 	EventLog      *StatusLog        `json:"event_log,omitempty"`
 	Sensor        map[string]uint64 `json:"sensor"`
+	Capture       *StatusCapture    `json:"capture,omitempty"` // only when [capture] enabled
 }
 
 // StatusPolls counts polls and gives the last one's duration.
@@ -108,6 +110,7 @@ func (d *daemon) status() Status {
 		Sensor: map[string]uint64{"processes": uint64(ss.Processes), "connections": uint64(ss.Connections),
 			"gone": ss.Gone, "detail_errors": ss.DetailErrors, "unattributed": ss.Unattributed, "refreshes": ss.Refreshes},
 	}
+	st.Capture = d.capture.status(ls)
 	for _, r := range es.Rules {
 		alerts := r.Alerts + d.prevEngine.byRule[r.ID]
 		st.Alerts.Total += alerts
@@ -244,6 +247,18 @@ func printStatus(w io.Writer, st *Status) {
 	}
 	if st.EventLog != nil {
 		fmt.Fprintf(tw, "event log\t%s: %d lines, %d rotations, %d dropped\n", st.EventLog.Path, st.EventLog.Lines, st.EventLog.Rotations, st.EventLog.Dropped)
+	}
+	if c := st.Capture; c != nil {
+		if !c.Open {
+			fmt.Fprintf(tw, "capture\tnot open, polling alone: %s\n", c.Error)
+		} else {
+			fmt.Fprintf(tw, "capture\ton %s: %d packets, %d syns, %d dns, %d malformed, %d partial, %d kernel drops\n",
+				strings.Join(c.Interfaces, ", "), c.Packets, c.SYNs, c.DNSResponses, c.Malformed, c.Partial, c.KernelDrops)
+			fmt.Fprintf(tw, "\t  trigger: %d triggered polls, %d deferred; SYN to poll start p50 <= %.2f ms, p99 <= %.2f ms, max %.2f ms\n",
+				c.TriggeredPolls, c.TriggerDeferred, c.DelayP50MS, c.DelayP99MS, c.DelayMaxMS)
+			fmt.Fprintf(tw, "\t  dns: %d events, %d dropped; %d destinations named; cache %d entries, %d hits, %d misses\n",
+				c.DNSEvents, c.DNSDropped, c.Named, c.CacheEntries, c.CacheHits, c.CacheMisses)
+		}
 	}
 	tw.Flush()
 }
