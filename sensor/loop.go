@@ -50,11 +50,12 @@ type LoopOptions struct {
 	OnError func(error)
 
 	// Trigger, if not nil, asks for polls between the scheduled ones
-	// (Trigger.Fire). A triggered poll reads the process table, then the
-	// socket table (Poll): the owner of a new connection is read before
-	// it exits, and a same-pid exec since the last poll is seen before
-	// the connection is attributed to the process's old name (a process
-	// poll that fell between a fork and its exec). Triggered polls are
+	// (Trigger.Fire). A triggered poll is a full Poll: the socket table,
+	// then, when it holds new connections, the process table before they
+	// are attributed, so the owner of a new connection is read before it
+	// exits and a same-pid exec since the last poll (a process first seen
+	// between its fork and its exec) is seen before the connection is
+	// attributed to the process's old name. Triggered polls are
 	// spaced by a rate limit: on
 	// average at most one per TriggerInterval, with up to TriggerBurst
 	// (DefaultTriggerBurst when 0) back to back after a quiet period, so a
