@@ -526,28 +526,16 @@ func (s *logSink) loop() {
 	for {
 		select {
 		case l, ok := <-s.lines:
-			if !ok {
-				write()
+			closed := !ok
+			if ok {
+				batch = append(batch, l)
+				closed = s.takeWaiting(&batch)
+			}
+			write()
+			if closed {
 				s.report(s.w.Close(), &lastErr)
 				return
 			}
-			batch = append(batch, l)
-			// Take whatever else is waiting: one fsync per batch.
-		more:
-			for len(batch) < cap(batch) {
-				select {
-				case l, ok := <-s.lines:
-					if !ok {
-						write()
-						s.report(s.w.Close(), &lastErr)
-						return
-					}
-					batch = append(batch, l)
-				default:
-					break more
-				}
-			}
-			write()
 		case <-s.reopCh:
 			s.report(s.w.Reopen(), &lastErr)
 		case <-retry.C:
@@ -556,6 +544,24 @@ func (s *logSink) loop() {
 			}
 		}
 	}
+}
+
+// takeWaiting appends the lines already waiting, up to the batch's
+// capacity, so that a burst costs one write batch and one fsync. It reports
+// whether the channel was closed.
+func (s *logSink) takeWaiting(batch *[][]byte) (closed bool) {
+	for len(*batch) < cap(*batch) {
+		select {
+		case l, ok := <-s.lines:
+			if !ok {
+				return true
+			}
+			*batch = append(*batch, l)
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // report logs a writer error once per distinct message, and recovery.
