@@ -195,25 +195,8 @@ type captDaemon struct {
 	t      *testing.T
 	state  string
 	cmd    *exec.Cmd
-	stderr *captBuffer
+	stderr *e2eBuffer
 	exited chan struct{}
-}
-
-type captBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *captBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *captBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // start runs the daemon on a fresh state folder with config as its
@@ -234,7 +217,7 @@ func (e *captEnv) start(config string, cred *syscall.Credential) *captDaemon {
 	}
 	cmd := exec.Command(e.daemon, "run", "--state-dir", state)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Credential: cred}
-	d := &captDaemon{t: e.t, state: state, cmd: cmd, stderr: &captBuffer{}, exited: make(chan struct{})}
+	d := &captDaemon{t: e.t, state: state, cmd: cmd, stderr: &e2eBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = d.stderr
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
