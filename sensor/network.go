@@ -75,30 +75,41 @@ func (s *Sensor) PollSockets(dst []*ecs.Event) ([]*ecs.Event, error) {
 	// first process poll learns the processes (unless EmitExisting).
 	learn := !s.sockPrimed && !s.opt.EmitExisting
 	s.sockPrimed = true
-	if !learn && s.hasNewConnection(conns) {
+	// One pass over the table: known connections are marked seen, new ones
+	// set aside to be attributed after the process read below.
+	s.fresh = s.fresh[:0]
+	for i := range conns {
+		c := &conns[i]
+		if !isConnection(c) {
+			continue
+		}
+		k := connKey{local: c.Local, remote: c.Remote, owner: c.Owner(), proto: c.Proto}
+		if st, ok := s.conns[k]; ok {
+			st.gen = gen
+			s.conns[k] = st
+			continue
+		}
+		if learn {
+			s.conns[k] = connState{gen: gen, silent: true}
+			continue
+		}
+		s.fresh = append(s.fresh, i)
+	}
+	if len(s.fresh) > 0 {
 		s.stats.Refreshes++
 		if dst, err = s.PollProcesses(dst); err != nil {
 			return dst, err
 		}
 		snap = s.lastProcSnap
 	}
-	for i := range conns {
+	for _, i := range s.fresh {
 		c := &conns[i]
-		if !isConnection(c) {
-			continue
-		}
 		owner := c.Owner()
 		k := connKey{local: c.Local, remote: c.Remote, owner: owner, proto: c.Proto}
-		if st, ok := s.conns[k]; ok {
-			st.gen = gen
-			s.conns[k] = st
-			continue
+		if _, dup := s.conns[k]; dup {
+			continue // the same 5-tuple and owner listed twice
 		}
 		var p *process
-		if learn {
-			s.conns[k] = connState{gen: gen, silent: true}
-			continue
-		}
 		if owner > 0 {
 			p = s.lookup(owner)
 			if p != nil && !s.detail(p) {
@@ -137,22 +148,6 @@ func (s *Sensor) PollSockets(dst []*ecs.Event) ([]*ecs.Event, error) {
 	s.lastSockSnap = snap
 	s.stats.LastSocketDur = s.opt.Now().Sub(t0)
 	return dst, nil
-}
-
-// hasNewConnection reports whether conns holds a connection the sensor
-// does not know yet.
-func (s *Sensor) hasNewConnection(conns []socket.Conn) bool {
-	for i := range conns {
-		c := &conns[i]
-		if !isConnection(c) {
-			continue
-		}
-		k := connKey{local: c.Local, remote: c.Remote, owner: c.Owner(), proto: c.Proto}
-		if _, ok := s.conns[k]; !ok {
-			return true
-		}
-	}
-	return false
 }
 
 // netEvent builds a network event. Source is the connection's initiator

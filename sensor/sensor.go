@@ -75,6 +75,7 @@ type Sensor struct {
 	conns   map[connKey]connState
 	listen  map[uint16]uint32 // TCP listening port → generation last seen
 	connBuf []socket.Conn
+	fresh   []int // indexes in connBuf of this poll's new connections
 	gen     uint32
 
 	seq          int64
