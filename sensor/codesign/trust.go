@@ -1,0 +1,116 @@
+package codesign
+
+import (
+	"crypto/x509"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Apple certificate extensions that mark what a certificate may sign.
+// Sources: apple-oss-distributions/Security
+// OSX/libsecurity_codesigning/lib/drmaker.cpp (Developer ID "Caspian" markers)
+// and reqinterp.cpp (macOS Software Signing marker, intermediate name).
+var (
+	oidDevIDLeaf        = asn1.ObjectIdentifier{1, 2, 840, 113635, 100, 6, 1, 13} // Developer ID Application
+	oidDevIDIntermed    = asn1.ObjectIdentifier{1, 2, 840, 113635, 100, 6, 2, 6}  // Developer ID CA
+	oidMacAppStoreLeaf  = asn1.ObjectIdentifier{1, 2, 840, 113635, 100, 6, 1, 9}  // Apple Mac OS Application Signing (Mac App Store)
+	oidAppleSWSigning   = asn1.ObjectIdentifier{1, 2, 840, 113635, 100, 6, 22}    // macOS Software Signing (Apple's own code)
+	appleIntermediateCN = "Apple Code Signing Certification Authority"
+)
+
+// Policies a trusted signer fits.
+const (
+	PolicyApple       = "apple"        // Apple's own software ("Software Signing")
+	PolicyDeveloperID = "developer_id" // Developer ID Application
+	PolicyMacAppStore = "mac_app_store"
+)
+
+var (
+	errChain   = errors.New("codesign: certificate chain does not verify to a pinned Apple root")
+	errExpired = errors.New("codesign: certificate chain expired")
+	errPolicy  = errors.New("codesign: signer certificate fits no Apple code-signing policy")
+)
+
+func hasExt(c *x509.Certificate, oid asn1.ObjectIdentifier) bool {
+	for _, e := range c.Extensions {
+		if e.Id.Equal(oid) {
+			return true
+		}
+	}
+	return false
+}
+
+// markAppleExtensions tells crypto/x509 that Apple's critical code-signing
+// extensions (1.2.840.113635.100.6.*) are handled here: the leaf marks them
+// critical, and Verify refuses unhandled critical extensions.
+func markAppleExtensions(c *x509.Certificate) {
+	kept := c.UnhandledCriticalExtensions[:0]
+	for _, id := range c.UnhandledCriticalExtensions {
+		if len(id) > len(oidExtAppleCodeSign) && id[:len(oidExtAppleCodeSign)].Equal(oidExtAppleCodeSign) {
+			continue
+		}
+		kept = append(kept, id)
+	}
+	c.UnhandledCriticalExtensions = kept
+}
+
+// verifyChain verifies the signer's certificate to a pinned Apple root with
+// crypto/x509 (signatures, validity at now, basic constraints, path length,
+// the code-signing extended key usage through the whole chain) and returns
+// the chain, leaf first, and the policy the chain fits.
+func verifyChain(c *cms, roots *x509.CertPool, now time.Time) ([]*x509.Certificate, string, error) {
+	inter := x509.NewCertPool()
+	for _, cert := range c.Certs {
+		markAppleExtensions(cert)
+		if cert != c.Signer {
+			inter.AddCert(cert)
+		}
+	}
+	chains, err := c.Signer.Verify(x509.VerifyOptions{
+		Roots:         roots,
+		Intermediates: inter,
+		CurrentTime:   now,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	})
+	if err != nil {
+		var inv x509.CertificateInvalidError
+		if errors.As(err, &inv) && inv.Reason == x509.Expired {
+			return nil, "", fmt.Errorf("%w: %w", errExpired, err)
+		}
+		return nil, "", fmt.Errorf("%w: %w", errChain, err)
+	}
+	for _, ch := range chains {
+		if len(ch) < 2 || rootName(ch[len(ch)-1].Raw) == "" {
+			continue
+		}
+		if p := policyOf(ch); p != "" {
+			return ch, p, nil
+		}
+	}
+	return chains[0], "", errPolicy
+}
+
+// policyOf says which Apple code-signing policy a verified chain fits.
+func policyOf(ch []*x509.Certificate) string {
+	leaf := ch[0]
+	// reqinterp.cpp appleSigned(): the first intermediate is Apple's code
+	// signing CA and the leaf carries the macOS Software Signing marker.
+	if len(ch) >= 3 && ch[1].Subject.CommonName == appleIntermediateCN &&
+		len(ch[1].Subject.Organization) == 1 && ch[1].Subject.Organization[0] == "Apple Inc." &&
+		hasExt(leaf, oidAppleSWSigning) {
+		return PolicyApple
+	}
+	// Developer ID's designated requirement (drmaker.cpp): the intermediate
+	// carries the Developer ID CA marker, the leaf the Developer ID
+	// Application marker.
+	if len(ch) >= 3 && hasExt(ch[1], oidDevIDIntermed) && hasExt(leaf, oidDevIDLeaf) {
+		return PolicyDeveloperID
+	}
+	// Mac App Store: Apple re-signs the app with a leaf carrying this marker.
+	if hasExt(leaf, oidMacAppStoreLeaf) {
+		return PolicyMacAppStore
+	}
+	return ""
+}
