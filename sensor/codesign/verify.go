@@ -120,7 +120,13 @@ func Verify(r io.ReaderAt, size int64, opt Options) Info {
 	}
 	ss, err := slices(r, size)
 	if err != nil {
-		if errors.Is(err, errNotMachO) || errors.Is(err, errMalformed) || errors.Is(err, errTruncated) {
+		if errors.Is(err, errTruncated) {
+			// LC_CODE_SIGNATURE names bytes the file does not have.
+			info.Exists = true
+			info.SHA256, _ = hashWhole(r, size)
+			return fail(StatusInvalid, err)
+		}
+		if errors.Is(err, errNotMachO) || errors.Is(err, errMalformed) {
 			info.SHA256, _ = hashWhole(r, size)
 			return fail(StatusBadFormat, err)
 		}
