@@ -303,3 +303,25 @@ func TestPinnedRoots(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The GetSentry certificate and the Developer ID CA expire on 2027-02-01:
+// after that the signature is still trusted by default (Apple tolerates
+// expiry) and StatusExpired when expiration is considered.
+func TestExpiredChain(t *testing.T) {
+	p := fixture.SentryCLI(t)
+	later := time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC)
+	got := VerifyFile(p, Options{Arch: "arm64", Now: later})
+	if !got.Trusted || got.Status != StatusTrusted || !strings.Contains(got.Detail, "judged at 2026-09-16T14:16:56Z") {
+		t.Errorf("default: %+v", got)
+	}
+	got = VerifyFile(p, Options{Arch: "arm64", Now: later, ConsiderExpiration: true})
+	if got.Trusted || got.Status != StatusExpired || !got.Checked || !got.Exists {
+		t.Errorf("considering expiration: %+v", got)
+	}
+	// Before the certificate existed: Apple tolerates "not yet valid" the
+	// same way (CSSM_TP_ACTION_ALLOW_EXPIRED "also allows postdated certs").
+	got = VerifyFile(p, Options{Arch: "arm64", Now: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if !got.Trusted || !strings.Contains(got.Detail, "not yet valid") {
+		t.Errorf("2010: %+v", got)
+	}
+}

@@ -57,10 +57,20 @@ func markAppleExtensions(c *x509.Certificate) {
 }
 
 // verifyChain verifies the signer's certificate to a pinned Apple root with
-// crypto/x509 (signatures, validity at now, basic constraints, path length,
-// the code-signing extended key usage through the whole chain) and returns
-// the chain, leaf first, and the policy the chain fits.
-func verifyChain(c *cms, roots *x509.CertPool, now time.Time) ([]*x509.Certificate, string, error) {
+// crypto/x509 (signatures, validity, basic constraints, path length, the
+// code-signing extended key usage through the whole chain) and returns the
+// chain, leaf first, and the policy the chain fits.
+//
+// Expiry: Apple's default validation tolerates an expired chain. Security
+// OSX/libsecurity_codesigning/lib/StaticCode.cpp (SecStaticCode::verifySignature):
+// with a secure timestamp the chain is evaluated at the timestamp; without
+// one, CSSMERR_TP_CERT_EXPIRED is retried with CSSM_TP_ACTION_ALLOW_EXPIRED;
+// only a caller passing kSecCSConsiderExpiration gets the error. Here a chain
+// that fails at now only because a certificate expired is verified again at
+// the CMS signing time (or, when that is outside the certificates' common
+// validity, the latest notBefore), and expired reports it. The RFC 3161
+// timestamp token is not verified.
+func verifyChain(c *cms, roots *x509.CertPool, now time.Time) (chain []*x509.Certificate, policy string, expired bool, err error) {
 	inter := x509.NewCertPool()
 	for _, cert := range c.Certs {
 		markAppleExtensions(cert)
@@ -68,28 +78,53 @@ func verifyChain(c *cms, roots *x509.CertPool, now time.Time) ([]*x509.Certifica
 			inter.AddCert(cert)
 		}
 	}
-	chains, err := c.Signer.Verify(x509.VerifyOptions{
+	opts := x509.VerifyOptions{
 		Roots:         roots,
 		Intermediates: inter,
 		CurrentTime:   now,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-	})
+	}
+	chains, err := c.Signer.Verify(opts)
 	if err != nil {
 		var inv x509.CertificateInvalidError
-		if errors.As(err, &inv) && inv.Reason == x509.Expired {
-			return nil, "", fmt.Errorf("%w: %w", errExpired, err)
+		if !errors.As(err, &inv) || inv.Reason != x509.Expired {
+			return nil, "", false, fmt.Errorf("%w: %w", errChain, err)
 		}
-		return nil, "", fmt.Errorf("%w: %w", errChain, err)
+		expired = true
+		opts.CurrentTime = validAt(c)
+		chains, err = c.Signer.Verify(opts)
+		if err != nil {
+			return nil, "", true, fmt.Errorf("%w: %w", errExpired, err)
+		}
 	}
 	for _, ch := range chains {
 		if len(ch) < 2 || rootName(ch[len(ch)-1].Raw) == "" {
 			continue
 		}
 		if p := policyOf(ch); p != "" {
-			return ch, p, nil
+			return ch, p, expired, nil
 		}
 	}
-	return chains[0], "", errPolicy
+	return chains[0], "", expired, errPolicy
+}
+
+// validAt picks the time an expired chain is judged at: the signing time
+// when every certificate of the signature was valid then, else the latest
+// notBefore among them.
+func validAt(c *cms) time.Time {
+	var from, to time.Time
+	for _, cert := range c.Certs {
+		if cert.NotBefore.After(from) {
+			from = cert.NotBefore
+		}
+		if to.IsZero() || cert.NotAfter.Before(to) {
+			to = cert.NotAfter
+		}
+	}
+	if !c.SigningTime.IsZero() && !c.SigningTime.Before(from) && !c.SigningTime.After(to) {
+		return c.SigningTime
+	}
+	return from
 }
 
 // policyOf says which Apple code-signing policy a verified chain fits.

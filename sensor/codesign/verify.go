@@ -68,6 +68,10 @@ type Options struct {
 	Arch string
 	// Now is the time certificates must be valid at; zero means time.Now().
 	Now time.Time
+	// ConsiderExpiration makes an expired signer chain untrusted
+	// (StatusExpired), as kSecCSConsiderExpiration does; by default an
+	// expired chain is judged at signing time, as Apple's default does.
+	ConsiderExpiration bool
 
 	roots *x509.CertPool // tests only: replaces the pinned roots
 }
@@ -243,7 +247,7 @@ func Verify(r io.ReaderAt, size int64, opt Options) Info {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	chain, policy, err := verifyChain(c, roots, now)
+	chain, policy, expired, err := verifyChain(c, roots, now)
 	for _, ct := range chain {
 		info.Authority = append(info.Authority, ct.Subject.CommonName)
 	}
@@ -252,6 +256,12 @@ func Verify(r io.ReaderAt, size int64, opt Options) Info {
 			return fail(StatusExpired, err)
 		}
 		return fail(StatusUntrusted, err)
+	}
+	if expired {
+		if opt.ConsiderExpiration {
+			return fail(StatusExpired, fmt.Errorf("%w: valid at %s, not at %s", errExpired, validAt(c).UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)))
+		}
+		info.Detail = "certificate expired or not yet valid; tolerated as Apple's default validation does (signature judged at " + validAt(c).UTC().Format(time.RFC3339) + ")"
 	}
 	// Security SecStaticCode::validateDirectory: a signature by a
 	// non-Apple certificate must carry the leaf's team (subject OU) as the
