@@ -75,9 +75,9 @@ func berElem(b []byte, depth int) ([]byte, int, error) {
 			length = length<<8 | int(c)
 		}
 		pos += n
-		if length < 0 || length > len(b)-pos {
-			return nil, 0, fmt.Errorf("%w: length %d past the end", errBER, length)
-		}
+	}
+	if !indefinite && (length < 0 || length > len(b)-pos) {
+		return nil, 0, fmt.Errorf("%w: length %d past the end", errBER, length)
 	}
 	if !constructed {
 		return appendTLV(nil, tag, b[pos:pos+length]), pos + length, nil

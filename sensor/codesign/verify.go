@@ -247,7 +247,7 @@ func Verify(r io.ReaderAt, size int64, opt Options) Info {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	chain, policy, expired, err := verifyChain(c, roots, now)
+	chain, policy, expired, err := verifyChain(c, roots, now, opt.roots != nil)
 	for _, ct := range chain {
 		info.Authority = append(info.Authority, ct.Subject.CommonName)
 	}
