@@ -6,9 +6,9 @@
 //
 // # What Verify checks
 //
-// For the slice the host runs (Options.Arch, default GOARCH: arm64 on Apple
-// silicon, x86_64 on Intel; a thin file's only slice otherwise), Trusted
-// is true when all of these hold:
+// For the slice the host runs (Options.Arch, default HostArch(): arm64 on
+// Apple silicon, x86_64 on Intel; a thin file's only slice otherwise),
+// Trusted is true when all of these hold:
 //
 //   - the Mach-O header, the fat table and LC_CODE_SIGNATURE are in bounds;
 //   - the SuperBlob and every CodeDirectory parse (version 0x20001 up to

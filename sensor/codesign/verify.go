@@ -10,7 +10,6 @@ import (
 	"hash"
 	"io"
 	"os"
-	"runtime"
 	"sync"
 	"time"
 )
@@ -64,7 +63,7 @@ type Info struct {
 // Options tunes Verify.
 type Options struct {
 	// Arch is the host architecture (GOARCH or Apple's name) that selects
-	// the slice of a universal binary; "" means the running binary's GOARCH.
+	// the slice of a universal binary; "" means HostArch().
 	Arch string
 	// Now is the time certificates must be valid at; zero means time.Now().
 	Now time.Time
@@ -79,10 +78,15 @@ type Options struct {
 func (o Options) cpu() uint32 {
 	a := o.Arch
 	if a == "" {
-		a = runtime.GOARCH
+		a = hostArch()
 	}
 	return cpuOf(a)
 }
+
+// HostArch is the architecture whose slice a universal binary runs on this
+// host: on macOS arm64 on Apple silicon (even for an x86_64 sensor under
+// Rosetta) and x86_64 on Intel; elsewhere the sensor's GOARCH.
+func HostArch() string { return hostArch() }
 
 // VerifyFile opens path (following symlinks: it is the command-line entry)
 // and verifies it. The daemon uses Cache, which opens with O_NOFOLLOW and
@@ -201,9 +205,9 @@ func Verify(r io.ReaderAt, size int64, opt Options) Info {
 	// The code covered must end where the signature starts: codesign
 	// hashes everything before the signature (CodeDirectory codeLimit ==
 	// LC_CODE_SIGNATURE dataoff).
-	if cd.CodeLimit > sl.SigOff {
+	if cd.CodeLimit != sl.SigOff {
 		info.SHA256, _ = hashWhole(r, size)
-		return fail(StatusModified, fmt.Errorf("%w: codeLimit %d runs into the signature at %d", errMalformed, cd.CodeLimit, sl.SigOff))
+		return fail(StatusModified, fmt.Errorf("%w: codeLimit %d, signature at %d: the bytes between are not covered", errMalformed, cd.CodeLimit, sl.SigOff))
 	}
 	if err := checkSpecialSlots(cd, sb); err != nil {
 		info.SHA256, _ = hashWhole(r, size)
