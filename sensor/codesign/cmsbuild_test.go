@@ -23,7 +23,7 @@ type testPKI struct {
 
 var marker = []byte{0x05, 0x00} // ASN.1 NULL, what Apple's markers hold
 
-func newPKI(t *testing.T, team string, devID bool) *testPKI {
+func newPKI(t testing.TB, team string, devID bool) *testPKI {
 	t.Helper()
 	key := func() *rsa.PrivateKey {
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -71,7 +71,7 @@ type tAttr struct {
 }
 
 // sign returns a DER ContentInfo signing cd (detached) like codesign.
-func (p *testPKI) sign(t *testing.T, cd []byte) []byte {
+func (p *testPKI) sign(t testing.TB, cd []byte) []byte {
 	t.Helper()
 	must := func(b []byte, err error) []byte {
 		if err != nil {

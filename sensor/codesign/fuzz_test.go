@@ -86,6 +86,9 @@ func FuzzBER(f *testing.F) {
 func FuzzVerify(f *testing.F) {
 	f.Add(synth{codeLen: 5000, ident: "x", flags: FlagAdhoc}.build())
 	f.Add(synth{codeLen: 3000, ident: "y", flags: FlagAdhoc, fat: true}.build())
+	// A CMS-signed one, so that mutations reach the CMS and chain code.
+	pki := newPKI(f, "TEAM123456", true)
+	f.Add(synth{codeLen: 3000, ident: "z", team: "TEAM123456", flags: FlagRuntime, cms: func(cd []byte) []byte { return pki.sign(f, cd) }}.build())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		Verify(bytes.NewReader(b), int64(len(b)), Options{Arch: "arm64", Now: testNow})
 	})
