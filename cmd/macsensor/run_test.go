@@ -318,4 +318,3 @@ stage = 2
 		t.Errorf("%d alerts, want 1", n)
 	}
 }
-
