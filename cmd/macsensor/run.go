@@ -189,21 +189,22 @@ func (d *daemon) loadRules(cfg Config, first bool) error {
 		OnAlert:    d.onAlert,
 		OnThrottle: d.onThrottle,
 	}
+	replaced := true
+	var err error
 	if d.live == nil {
 		// The live path releases events by the collectors' watermark, not
 		// by waiting: a negative window turns the time-based release off.
-		live, err := detect.NewLive(set, -1, opt)
-		if err != nil {
-			return err
-		}
-		d.live = live
-	} else if replaced, err := d.live.Swap(set, opt); err != nil {
+		d.live, err = detect.NewLive(set, -1, opt)
+	} else {
+		replaced, err = d.live.Swap(set, opt)
+	}
+	if err != nil {
 		return err
-	} else if !replaced {
-		d.ruleErrs = errs
-		return nil
 	}
 	d.ruleErrs = errs
+	if !replaced {
+		return nil // the same rules: the engine and its pending sequences stay
+	}
 	d.log.Info().Int("rules", len(set.Rules)).Int("failed", len(lerrs)).Int("exceptions", len(set.Exceptions)).Msg("rules loaded")
 	return nil
 }
