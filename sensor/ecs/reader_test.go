@@ -388,8 +388,7 @@ func TestReaderEventsStayValid(t *testing.T) {
 }
 
 // TestReaderAllocs pins the Reader's allocations: per batch of lines,
-// not per event (learning the stream's two shapes costs a few hundred,
-// once per decoder).
+// not per event.
 func TestReaderAllocs(t *testing.T) {
 	const n = 20000
 	data := stream(t, n)
