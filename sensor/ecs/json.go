@@ -256,14 +256,8 @@ func appendString(dst []byte, s string) []byte {
 	}
 	start, i := 0, 0
 	for {
-		for i+8 <= len(b) {
-			if m := stopMask(load64(b, i)); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				goto stop
-			}
-			i += 8
-		}
-		if i < len(b) && len(b) >= 8 {
+		i = scanWords(b, i)
+		if i < len(b) && !strStop[b[i]] && len(b) >= 8 {
 			// The tail: the last eight bytes, less those already seen.
 			// Seen bytes are clean, so they cause no borrow in stopMask.
 			m := stopMask(load64(b, len(b)-8)) >> (8 * (8 - (len(b) - i)))
@@ -272,12 +266,10 @@ func appendString(dst []byte, s string) []byte {
 				break
 			}
 			i += bits.TrailingZeros64(m) >> 3
-			goto stop
 		}
 		for i < len(b) && !strStop[b[i]] {
 			i++
 		}
-	stop:
 		if i >= len(b) {
 			break
 		}
