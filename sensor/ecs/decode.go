@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"math/bits"
@@ -76,8 +77,8 @@ var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
 // the line being decoded; arena, strs and slab are the memory handed to
 // events: with shared, chunks that successive events of a Reader share;
 // without, the memory of one event (Decode). What it learns from earlier
-// lines (member predictions) only makes decoding faster, never
-// different. The scanning methods take the read offset i
+// lines (member predictions; with shared, shapes) only makes decoding
+// faster, never different. The scanning methods take the read offset i
 // and return the offset after what they read.
 type decoder struct {
 	buf    []byte   // the line; the event's strings alias it
@@ -102,7 +103,15 @@ type decoder struct {
 	vals       []Value
 	strScratch []string
 
-	pred *[nNodes]memberPredictions // see learn; made by decode
+	pred *[nNodes]memberPredictions // see learn; made by decodeGeneral
+
+	// Shapes (see shape); shared only.
+	shapes    []*shape
+	lines     uint64 // lines decoded by a shape or tried
+	maxFields int    // the most fields of a shape
+	nstrs     int    // string-array elements used by runShape, after len(strs)
+	misses    int    // lines since the last shape was learned, none matching
+	learnGap  int    // misses before the next attempt to learn a shape
 }
 
 // span is one object key in buf: buf[start:end], escaped if esc.
@@ -129,6 +138,18 @@ func (d *decoder) decodeCopy(line []byte, e *Event) error {
 // decode decodes line into e. The line must outlive e unchanged: e's
 // strings alias it.
 func (d *decoder) decode(line []byte, e *Event) error {
+	if d.shared && d.decodeShaped(line, e) {
+		return nil
+	}
+	err := d.decodeGeneral(line, e)
+	if err == nil && d.shared {
+		d.noShape(line, e)
+	}
+	return err
+}
+
+// decodeGeneral decodes line into e with the general parser.
+func (d *decoder) decodeGeneral(line []byte, e *Event) error {
 	d.buf = line
 	if d.spans == nil {
 		d.spans = make([]span, maxDepth)
@@ -1263,3 +1284,590 @@ func stringOf(b []byte) string {
 }
 
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// Shapes. A Reader's lines mostly come in a few shapes: the same members
+// in the same order, with the same bytes between the values. A shape is
+// such a line compiled into steps: the literal bytes up to a value, then
+// what to do with the value (store it in a typed field, or as a generic
+// field at a known index of Fields). Decoding a line by a shape compares
+// the literals word by word and scans only the values; at the first byte
+// that differs, or a value the step does not take as it is (an escape, a
+// non-ASCII byte, an empty string for a typed field, a time parseTime
+// rejects, a fraction or an exponent), it gives up and the general parser
+// decodes the line from the start. The result is the same by
+// construction: a shape is compiled from a line the general parser
+// decoded, only from members whose value it decodes the same way whatever
+// the bytes of the value, and it is kept only if decoding that line by the
+// shape gives exactly the general parser's event (FuzzDecodeWarm checks
+// the same over arbitrary pairs of lines).
+//
+// A decoder keeps up to maxShapes shapes. Shapes of one stream share a
+// prefix (process and network events agree up to the process's members):
+// when a literal differs at step k, decoding goes on at step k of the
+// next shape that has the same steps before k and another literal at k
+// (shape.alt), without going back, so a line costs one pass whichever of
+// the shapes it has. When none fits, the decoder learns the line's shape,
+// evicting the least recently used, and backs off exponentially while
+// learning does not pay (a stream of ever-different lines costs a compile
+// once in maxLearnGap lines).
+const (
+	maxShapes   = 4
+	maxLearnGap = 1024
+	shapeStrs   = 64 // string-array elements a line decoded by a shape may have
+)
+
+type stepKind uint8
+
+const (
+	stepEnd        stepKind = iota // the closing literal; only whitespace follows
+	stepString                     // typed string: a non-empty plain string
+	stepTime                       // typed time: a plain string parseTime accepts
+	stepInt                        // typed integer: a plain integer
+	stepStrings                    // typed string array: a compact non-empty array of plain strings
+	stepGenString                  // generic: a plain string
+	stepGenInt                     // generic: a plain integer
+	stepGenStrings                 // generic: a compact non-empty array of plain strings
+)
+
+// A plain string has no escape, no control character and no byte beyond
+// ASCII: stopMask stops at its closing quote. A plain integer is 0 or
+// [1-9][0-9]{0,17}, not followed by '.', 'e' or 'E': it fits int64.
+
+type shapeStep struct {
+	w     [3]uint64 // lit's first 24 bytes as little-endian words, zero-padded
+	m     [3]uint64 // the masks of lit's bytes in w
+	lit   string    // the bytes before the value: a string's opening quote, an array's '['
+	kind  stepKind
+	off   uintptr  // typed: the field's offset in Event, from slots (so in bounds, as slot.at)
+	bit   Presence // typed integer and time: the presence bit
+	field int      // generic: the field's index in Fields
+	path  string   // generic: the field's path
+}
+
+type shape struct {
+	steps   []shapeStep
+	alt     []*shape // per step: where to go on when its literal differs
+	nfields int
+	used    uint64 // when it last decoded a line, in lines
+}
+
+// matchSlow reports whether buf holds st.lit at i: runShape's literal
+// compare where fewer than 24 bytes are left or the literal is longer.
+func (st *shapeStep) matchSlow(buf []byte, i int) bool {
+	return i+len(st.lit) <= len(buf) && string(buf[i:i+len(st.lit)]) == st.lit
+}
+
+// decodeShaped decodes line into e by one of the known shapes. It reports
+// false, with e zeroed again, when none fits.
+func (d *decoder) decodeShaped(line []byte, e *Event) bool {
+	if len(d.shapes) == 0 {
+		return false
+	}
+	if cap(d.strs)-len(d.strs) < shapeStrs {
+		d.strs = make([]string, 0, 512)
+	}
+	d.lines++
+	if sh := d.runShape(d.shapes[0], line, e); sh != nil {
+		sh.used = d.lines
+		d.learnGap = 1
+		return true
+	}
+	*e = Event{}
+	clear(d.fields)
+	d.fields = d.fields[:0]
+	return false
+}
+
+// runShape decodes buf into e by sh, or by the shapes its alt leads to,
+// and returns the shape that fit. On nil, e is partly filled and nothing
+// else has changed. The loop inlines the literal and the typed string,
+// most of the steps, and calls out for the others.
+func (d *decoder) runShape(sh *shape, buf []byte, e *Event) *shape {
+	if d.maxFields > 0 {
+		d.fields = slices.Grow(d.fields[:0], d.maxFields)[:d.maxFields]
+	}
+	d.nstrs = 0
+	base := unsafe.Pointer(e)
+	steps := sh.steps
+	i := 0
+	for k := 0; k < len(steps); k++ {
+		st := &steps[k]
+		var same bool
+		if i+24 <= len(buf) {
+			same = (load64(buf, i)^st.w[0])&st.m[0]|(load64(buf, i+8)^st.w[1])&st.m[1]|(load64(buf, i+16)^st.w[2])&st.m[2] == 0 &&
+				(len(st.lit) <= 24 || st.matchSlow(buf, i))
+		} else {
+			same = st.matchSlow(buf, i)
+		}
+		if !same {
+			// The steps before k are those of sh.alt[k]: go on there.
+			if sh = sh.alt[k]; sh == nil {
+				return nil
+			}
+			steps = sh.steps
+			k--
+			continue
+		}
+		i += len(st.lit)
+		if st.kind != stepString {
+			var ok bool
+			if i, ok = d.shapeValue(st, buf, i, e); !ok {
+				return nil
+			}
+			if st.kind == stepEnd {
+				return sh
+			}
+			continue
+		}
+		ve := i
+		for {
+			if ve+8 > len(buf) {
+				ve = plainEnd(buf, ve) // the last bytes of the line
+				break
+			}
+			if m := stopMask(load64(buf, ve)); m != 0 {
+				ve += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			ve += 8
+		}
+		if ve < 0 || ve >= len(buf) || buf[ve] != '"' || ve == i {
+			return nil
+		}
+		*(*string)(unsafe.Add(base, st.off)) = unsafe.String(&buf[i], ve-i)
+		i = ve + 1
+	}
+	return nil // not reached: the last step is stepEnd
+}
+
+// shapeValue is runShape for the steps other than stepString: it decodes
+// the value at i and returns the offset after it.
+func (d *decoder) shapeValue(st *shapeStep, buf []byte, i int, e *Event) (int, bool) {
+	base := unsafe.Pointer(e)
+	switch st.kind {
+	case stepEnd:
+		if skipSpace(buf, i) != len(buf) {
+			return i, false
+		}
+		if d.nstrs > 0 {
+			d.strs = d.strs[:len(d.strs)+d.nstrs]
+		}
+		if n := st.field; n > 0 { // the shape's number of fields
+			d.e = e
+			d.setFields(d.fields[:n])
+			d.e = nil
+		}
+		clear(d.fields)
+		d.fields = d.fields[:0]
+		return i, true
+	case stepTime, stepGenString:
+		ve := plainEnd(buf, i)
+		if ve < 0 {
+			return i, false
+		}
+		if st.kind == stepGenString {
+			d.fields[st.field] = Field{Path: st.path, Value: Value{Kind: KindString, Str: stringOf(buf[i:ve])}}
+			return ve + 1, true
+		}
+		ns, ok := parseTime(buf[i:ve])
+		if !ok {
+			return i, false
+		}
+		*(*int64)(unsafe.Add(base, st.off)) = ns
+		e.Has |= st.bit
+		return ve + 1, true
+	case stepInt, stepGenInt:
+		v, j, ok := plainInt(buf, i)
+		if !ok {
+			return i, false
+		}
+		if st.kind == stepInt {
+			*(*int64)(unsafe.Add(base, st.off)) = v
+			e.Has |= st.bit
+		} else {
+			d.fields[st.field] = Field{Path: st.path, Value: Value{Kind: KindInt, Int: v}}
+		}
+		return j, true
+	case stepStrings, stepGenStrings:
+		strs := d.strs[len(d.strs):cap(d.strs)] // room for string arrays
+		first := d.nstrs
+		n := first
+		for {
+			if i >= len(buf) || buf[i] != '"' || n == len(strs) {
+				return i, false
+			}
+			ve := plainEnd(buf, i+1)
+			if ve < 0 {
+				return i, false
+			}
+			strs[n] = stringOf(buf[i+1 : ve])
+			n++
+			i = ve + 1
+			if i < len(buf) && buf[i] == ',' {
+				i++
+				continue
+			}
+			if i < len(buf) && buf[i] == ']' {
+				i++
+				break
+			}
+			return i, false
+		}
+		d.nstrs = n
+		ss := strs[first:n:n]
+		if st.kind == stepStrings {
+			*(*[]string)(unsafe.Add(base, st.off)) = ss
+		} else {
+			d.fields[st.field] = Field{Path: st.path, Value: Value{Kind: KindStrings, Strs: ss}}
+		}
+		return i, true
+	}
+	return i, false
+}
+
+// plainInt reads the plain integer at i.
+func plainInt(buf []byte, i int) (v int64, next int, ok bool) {
+	j := i
+	if j < len(buf) && buf[j] == '0' {
+		j++
+	} else {
+		for end := min(i+18, len(buf)); j < end && buf[j]-'0' <= 9; j++ {
+			v = v*10 + int64(buf[j]-'0')
+		}
+		if j == i {
+			return 0, i, false
+		}
+	}
+	if j >= len(buf) {
+		return 0, i, false
+	}
+	if c := buf[j]; c-'0' <= 9 || c == '.' || c == 'e' || c == 'E' {
+		return 0, i, false
+	}
+	return v, j, true
+}
+
+// noShape is called when line, decoded into e by the general parser, fit
+// no shape: it learns the line's shape, unless learning has been backing
+// off.
+func (d *decoder) noShape(line []byte, e *Event) {
+	if d.misses++; d.misses < d.learnGap {
+		return
+	}
+	d.misses = 0
+	d.learnGap = min(2*max(d.learnGap, 1), maxLearnGap)
+	sh := compileShape(line)
+	if sh == nil || !d.checkShape(sh, line, e) {
+		return
+	}
+	sh.used = d.lines
+	if len(d.shapes) == maxShapes {
+		lru := 0
+		for j, o := range d.shapes {
+			if o.used < d.shapes[lru].used {
+				lru = j
+			}
+		}
+		d.shapes = slices.Delete(d.shapes, lru, lru+1)
+	}
+	d.shapes = append(d.shapes, sh)
+	linkShapes(d.shapes)
+	d.maxFields = 0
+	for _, o := range d.shapes {
+		d.maxFields = max(d.maxFields, o.nfields)
+	}
+}
+
+// linkShapes sets the alt of every step of every shape: the first later
+// shape whose steps before it are the same and whose step there differs.
+// Following alt only goes forward in the list, so a line visits each shape
+// at most once.
+func linkShapes(shapes []*shape) {
+	for j, sh := range shapes {
+		sh.alt = make([]*shape, len(sh.steps))
+		for _, o := range shapes[j+1:] {
+			k := commonSteps(sh, o)
+			if k < len(sh.steps) && k < len(o.steps) && sh.alt[k] == nil {
+				sh.alt[k] = o
+			}
+		}
+	}
+}
+
+// commonSteps returns the number of leading steps a and b have alike.
+func commonSteps(a, b *shape) int {
+	k := 0
+	for k < len(a.steps) && k < len(b.steps) {
+		x, y := &a.steps[k], &b.steps[k]
+		if x.lit != y.lit || x.kind != y.kind || x.off != y.off || x.bit != y.bit || x.field != y.field || x.path != y.path {
+			break
+		}
+		k++
+	}
+	return k
+}
+
+// checkShape reports whether decoding line by sh alone gives want, which
+// the general parser decoded from it.
+func (d *decoder) checkShape(sh *shape, line []byte, want *Event) bool {
+	if cap(d.strs)-len(d.strs) < shapeStrs {
+		d.strs = make([]string, 0, 512)
+	}
+	strs, slab, maxFields := len(d.strs), len(d.slab), d.maxFields
+	d.maxFields = max(d.maxFields, sh.nfields)
+	sh.alt = make([]*shape, len(sh.steps))
+	var got Event
+	ok := d.runShape(sh, line, &got) == sh
+	clear(d.fields)
+	d.fields = d.fields[:0]
+	same := ok && got.Has == want.Has && bytes.Equal(got.AppendJSON(nil), want.AppendJSON(nil))
+	// The check's event is dropped: take back what it used.
+	d.strs, d.slab, d.maxFields = d.strs[:strs], d.slab[:slab], maxFields
+	return same
+}
+
+// shapeCompiler compiles a line into a shape.
+type shapeCompiler struct {
+	buf   []byte
+	steps []shapeStep
+	spans [][2]int // the literal of each step in buf
+	lit   int      // start of the pending literal
+}
+
+// compileShape returns the shape of line, which the general parser has
+// decoded without error, or nil if the line holds anything a shape does
+// not take: a key with an escape or beyond ASCII, a typed value the
+// general parser stores elsewhere (an empty string, a time it did not
+// parse, a value of another type), a value that is not a plain string, a
+// plain integer or a compact non-empty array of plain strings, or two
+// generic fields with one path.
+func compileShape(line []byte) *shape {
+	n := bytes.Count(line, []byte{':'}) + 1 // members, at most
+	c := shapeCompiler{buf: line, steps: make([]shapeStep, 0, n), spans: make([][2]int, 0, n)}
+	if len(line) == 0 || line[0] != '{' {
+		return nil
+	}
+	end, ok := c.object(0, nRoot, "")
+	if !ok || skipSpace(line, end) != len(line) {
+		return nil
+	}
+	c.add(end, shapeStep{kind: stepEnd})
+	c.finish()
+	sh := &shape{steps: c.steps}
+	last := &sh.steps[len(sh.steps)-1]
+	// Generic fields go to Fields sorted by path, as finish leaves them.
+	var gen []int
+	for k, st := range sh.steps {
+		if st.kind >= stepGenString {
+			gen = append(gen, k)
+		}
+	}
+	slices.SortFunc(gen, func(a, b int) int { return strings.Compare(sh.steps[a].path, sh.steps[b].path) })
+	for j, k := range gen {
+		if j > 0 && sh.steps[k].path == sh.steps[gen[j-1]].path {
+			return nil
+		}
+		sh.steps[k].field = j
+	}
+	sh.nfields = len(gen)
+	last.field = sh.nfields // stepEnd: the number of fields
+	return sh
+}
+
+// add ends the pending literal at end with step st. finish fills in its
+// lit, words and last.
+func (c *shapeCompiler) add(end int, st shapeStep) {
+	c.spans = append(c.spans, [2]int{c.lit, end})
+	c.steps = append(c.steps, st)
+}
+
+// finish gives the steps their literals, all in one string.
+func (c *shapeCompiler) finish() {
+	n := 0
+	for _, sp := range c.spans {
+		n += sp[1] - sp[0]
+	}
+	all := make([]byte, 0, n)
+	for _, sp := range c.spans {
+		all = append(all, c.buf[sp[0]:sp[1]]...)
+	}
+	lits := string(all)
+	off := 0
+	for k, sp := range c.spans {
+		st := &c.steps[k]
+		st.lit = lits[off : off+sp[1]-sp[0]]
+		off += len(st.lit)
+		var b [24]byte
+		copy(b[:], st.lit)
+		for j := range st.w {
+			st.w[j] = binary.LittleEndian.Uint64(b[8*j:])
+			for x := 8 * j; x < min(len(st.lit), 8*j+8); x++ {
+				st.m[j] |= 0xff << (8 * (x - 8*j))
+			}
+		}
+	}
+}
+
+// object compiles the object at i, at trie node node (or -1), whose
+// members' paths start with prefix. It returns the offset after it.
+func (c *shapeCompiler) object(i, node int, prefix string) (int, bool) {
+	buf := c.buf
+	i = skipSpace(buf, i+1)
+	if i < len(buf) && buf[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		if i >= len(buf) || buf[i] != '"' {
+			return i, false
+		}
+		ks := i + 1
+		ke := plainEnd(buf, ks)
+		if ke < 0 {
+			return i, false
+		}
+		key := buf[ks:ke]
+		path := string(key)
+		if prefix != "" {
+			path = prefix + "." + path
+		}
+		cn, cs := -1, -1
+		if node >= 0 {
+			cn, cs = walk(node, key)
+		}
+		if i = skipSpace(buf, ke+1); i >= len(buf) || buf[i] != ':' {
+			return i, false
+		}
+		if i = skipSpace(buf, i+1); i >= len(buf) {
+			return i, false
+		}
+		var ok bool
+		switch c0 := buf[i]; {
+		case c0 == '{':
+			i, ok = c.object(i, cn, path)
+		case c0 == '"':
+			i, ok = c.str(i, cs, path)
+		case c0 == '[':
+			i, ok = c.array(i, cs, path)
+		case c0 >= '0' && c0 <= '9':
+			i, ok = c.integer(i, cs, path)
+		}
+		if !ok {
+			return i, false
+		}
+		if i = skipSpace(buf, i); i >= len(buf) {
+			return i, false
+		}
+		switch buf[i] {
+		case ',':
+			i = skipSpace(buf, i+1)
+		case '}':
+			return i + 1, true
+		default:
+			return i, false
+		}
+	}
+}
+
+// plainEnd returns the offset of the closing quote of the plain string
+// whose content starts at i, or -1 if the string is not plain.
+func plainEnd(buf []byte, i int) int {
+	for i+8 <= len(buf) {
+		if m := stopMask(load64(buf, i)); m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
+			if buf[i] == '"' {
+				return i
+			}
+			return -1
+		}
+		i += 8
+	}
+	for ; i < len(buf); i++ {
+		if c := buf[i]; strStop[c] {
+			if c == '"' {
+				return i
+			}
+			return -1
+		}
+	}
+	return -1
+}
+
+func (c *shapeCompiler) str(i, cs int, path string) (int, bool) {
+	buf := c.buf
+	ve := plainEnd(buf, i+1)
+	if ve < 0 {
+		return i, false
+	}
+	st := shapeStep{kind: stepGenString, path: path}
+	if cs >= 0 {
+		sl := &slots[cs]
+		switch sl.kind {
+		case slotString:
+			if ve == i+1 {
+				return i, false
+			}
+			st = shapeStep{kind: stepString, off: sl.off}
+		case slotTime:
+			if _, ok := parseTime(buf[i+1 : ve]); !ok {
+				return i, false
+			}
+			st = shapeStep{kind: stepTime, off: sl.off, bit: sl.bit}
+		default:
+			return i, false
+		}
+	}
+	c.add(i+1, st)
+	c.lit = ve + 1
+	return ve + 1, true
+}
+
+func (c *shapeCompiler) integer(i, cs int, path string) (int, bool) {
+	_, next, ok := plainInt(c.buf, i)
+	if !ok {
+		return i, false
+	}
+	st := shapeStep{kind: stepGenInt, path: path}
+	if cs >= 0 {
+		sl := &slots[cs]
+		if sl.kind != slotInt {
+			return i, false
+		}
+		st = shapeStep{kind: stepInt, off: sl.off, bit: sl.bit}
+	}
+	c.add(i, st)
+	c.lit = next
+	return next, true
+}
+
+func (c *shapeCompiler) array(i, cs int, path string) (int, bool) {
+	buf := c.buf
+	j := i + 1
+	for {
+		if j >= len(buf) || buf[j] != '"' {
+			return i, false
+		}
+		ve := plainEnd(buf, j+1)
+		if ve < 0 || ve+1 >= len(buf) {
+			return i, false
+		}
+		j = ve + 1
+		if buf[j] == ']' {
+			break
+		}
+		if buf[j] != ',' {
+			return i, false
+		}
+		j++
+	}
+	st := shapeStep{kind: stepGenStrings, path: path}
+	if cs >= 0 {
+		sl := &slots[cs]
+		if sl.kind != slotStrings {
+			return i, false
+		}
+		st = shapeStep{kind: stepStrings, off: sl.off}
+	}
+	c.add(i+1, st)
+	c.lit = j + 1
+	return j + 1, true
+}

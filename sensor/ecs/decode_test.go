@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"reflect"
@@ -640,5 +641,118 @@ func TestTrieMatchesSlots(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestShapes decodes variants of a line by the shape learned from it (and
+// from a second shape sharing its prefix) and checks each against the
+// general parser: same event, or the same error.
+func TestShapes(t *testing.T) {
+	const base = `{"@timestamp":"2026-11-27T10:00:00.001Z","event":{"kind":"event","category":["process"],"type":["start"],"sequence":7},` +
+		`"process":{"pid":1000,"name":"zsh","args":["/bin/zsh","-c","x"],"start":"2026-11-27T10:00:00Z"},"labels":{"team":"a","n":5,"tags":["x","y"]},"user":{"name":"alice"}}`
+	const other = `{"@timestamp":"2026-11-27T10:00:00.001Z","event":{"kind":"event","category":["process"],"type":["start"],"sequence":7},` +
+		`"process":{"pid":1000,"name":"zsh"},"source":{"ip":"10.0.0.1","port":22}}`
+	variants := []string{
+		base, other,
+		strings.Replace(base, `"zsh"`, `"bash"`, 1),
+		strings.Replace(base, `"zsh"`, `""`, 1),         // empty typed string
+		strings.Replace(base, `"zsh"`, `"z\u0073h"`, 1), // escape
+		strings.Replace(base, `"zsh"`, `"zsh é"`, 1),    // non-ASCII
+		strings.Replace(base, `"a"`, `""`, 1),           // empty generic string
+		strings.Replace(base, `"2026-11-27T10:00:00Z"`, `"2026-11-27"`, 1),
+		strings.Replace(base, `"2026-11-27T10:00:00Z"`, `"not a time"`, 1),
+		strings.Replace(base, `"2026-11-27T10:00:00Z"`, `"1715678493418"`, 1),
+		strings.Replace(base, `"pid":1000`, `"pid":0`, 1),
+		strings.Replace(base, `"pid":1000`, `"pid":01`, 1),
+		strings.Replace(base, `"pid":1000`, `"pid":1000.5`, 1),
+		strings.Replace(base, `"pid":1000`, `"pid":1e3`, 1),
+		strings.Replace(base, `"pid":1000`, `"pid":-1`, 1),
+		strings.Replace(base, `"pid":1000`, `"pid":1234567890123456789`, 1),
+		strings.Replace(base, `"pid":1000`, `"pid":99999999999999999999`, 1),
+		strings.Replace(base, `"pid":1000`, `"pid":"1000"`, 1),
+		strings.Replace(base, `"n":5`, `"n":5.5`, 1),
+		strings.Replace(base, `["process"]`, `[]`, 1),
+		strings.Replace(base, `["process"]`, `["process","network"]`, 1),
+		strings.Replace(base, `["process"]`, `[ "process"]`, 1),
+		strings.Replace(base, `["process"]`, `["process",1]`, 1),
+		strings.Replace(base, `["process"]`, `"process"`, 1),
+		strings.Replace(base, `["x","y"]`, `["x","y","z"]`, 1),
+		strings.Replace(base, `"team"`, `"zteam"`, 1), // generic order changes
+		strings.Replace(base, `"team":"a"`, `"team":"a","n":6`, 1),
+		strings.Replace(base, `"user"`, `"usr"`, 1),
+		base + "  ",
+		base + " x",
+		base[:len(base)-1],
+		base[:len(base)/2],
+		strings.Replace(other, `"port":22`, `"port":22,"domain":"h"`, 1),
+		strings.Replace(other, `}}`, `},"x":1}`, 1),
+	}
+	warm := decoder{shared: true}
+	for _, learn := range []string{base, other} {
+		var e Event
+		warm.learnGap, warm.misses = 0, 0
+		if err := warm.decode([]byte(learn), &e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(warm.shapes) != 2 {
+		t.Fatalf("%d shapes learned, want 2", len(warm.shapes))
+	}
+	for _, v := range variants {
+		fresh := decoder{shared: true}
+		var want, got Event
+		wantErr := fresh.decodeGeneral([]byte(v), &want)
+		shaped := warm.decodeShaped([]byte(v), &got)
+		if !shaped {
+			got = Event{}
+			if err := warm.decodeGeneral([]byte(v), &got); fmt.Sprint(err) != fmt.Sprint(wantErr) {
+				t.Errorf("%s: error %v, want %v", v, err, wantErr)
+				continue
+			}
+		} else if wantErr != nil {
+			t.Errorf("%s: decoded by a shape, want error %v", v, wantErr)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s (shaped %v):\ngot  %s\nwant %s", v, shaped, got.AppendJSON(nil), want.AppendJSON(nil))
+		}
+	}
+	// The base and the other shape, and a plain change of value, go by
+	// shapes; the other variants by the general parser or a shape, alike.
+	for _, v := range []string{base, other, variants[2]} {
+		var e Event
+		if !warm.decodeShaped([]byte(v), &e) {
+			t.Errorf("not decoded by a shape: %s", v)
+		}
+	}
+}
+
+// TestShapeEviction keeps the most recently used shapes.
+func TestShapeEviction(t *testing.T) {
+	d := decoder{shared: true}
+	line := func(i int) []byte { return []byte(fmt.Sprintf(`{"k%d":"v","event":{"kind":"x"}}`, i)) }
+	for i := range maxShapes + 2 {
+		var e Event
+		d.learnGap, d.misses = 0, 0
+		if err := d.decode(line(i), &e); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 { // keep shape 0 in use
+			continue
+		}
+		d.decode(line(0), &e)
+	}
+	if len(d.shapes) != maxShapes {
+		t.Fatalf("%d shapes, want %d", len(d.shapes), maxShapes)
+	}
+	for _, i := range []int{0, maxShapes + 1} {
+		var e Event
+		if !d.decodeShaped(line(i), &e) {
+			t.Errorf("shape %d evicted", i)
+		}
+	}
+	var e Event
+	if d.decodeShaped(line(1), &e) {
+		t.Error("shape 1 kept")
 	}
 }

@@ -40,9 +40,10 @@ func FuzzDecode(f *testing.F) {
 }
 
 // FuzzDecodeWarm checks that what a decoder carries from one line to the
-// next (member predictions, a Reader's shared memory) never changes a
-// result: line b decoded after line a, over rounds in which the decoder
-// predicts the members of one from the other, gives exactly what a fresh
+// next (member predictions, shapes, a Reader's shared memory) never
+// changes a result: line b decoded after line a, over rounds in which the
+// decoder learns the shapes of both (and so decodes b by a's shape, by
+// b's, and by switching from one to the other), gives exactly what a fresh
 // decoder gives, error included. The seed corpus is in
 // testdata/fuzz/FuzzDecodeWarm.
 func FuzzDecodeWarm(f *testing.F) {
@@ -50,12 +51,14 @@ func FuzzDecodeWarm(f *testing.F) {
 		a, b = bytes.Clone(a), bytes.Clone(b) // decode keeps them; the fuzzer reuses its buffers
 		fresh := decoder{shared: true}
 		var want Event
-		wantErr := fresh.decode(b, &want)
+		wantErr := fresh.decodeGeneral(b, &want)
 
 		warm := decoder{shared: true}
 		for round := range 3 {
 			var ea, got Event
+			warm.learnGap, warm.misses = 0, 0 // learn every shape
 			warm.decode(a, &ea)
+			warm.learnGap, warm.misses = 0, 0
 			err := warm.decode(b, &got)
 			if fmt.Sprint(err) != fmt.Sprint(wantErr) {
 				t.Fatalf("round %d: error %v, fresh decoder: %v", round, err, wantErr)
