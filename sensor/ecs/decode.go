@@ -1419,19 +1419,11 @@ func (d *decoder) runShape(sh *shape, buf []byte, e *Event) *shape {
 			}
 			continue
 		}
-		ve := i
-		for {
-			if ve+8 > len(buf) {
-				ve = plainEnd(buf, ve) // the last bytes of the line
-				break
-			}
-			if m := stopMask(load64(buf, ve)); m != 0 {
-				ve += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			ve += 8
+		ve := scanWords(buf, i)
+		if ve >= len(buf) || buf[ve] != '"' {
+			ve = plainEnd(buf, ve) // the last bytes of the line, or not plain
 		}
-		if ve < 0 || ve >= len(buf) || buf[ve] != '"' || ve == i {
+		if ve <= i { // -1: not plain; i: empty
 			return nil
 		}
 		*(*string)(unsafe.Add(base, st.off)) = unsafe.String(&buf[i], ve-i)
@@ -1771,17 +1763,7 @@ func (c *shapeCompiler) object(i, node int, prefix string) (int, bool) {
 // plainEnd returns the offset of the closing quote of the plain string
 // whose content starts at i, or -1 if the string is not plain.
 func plainEnd(buf []byte, i int) int {
-	for i+8 <= len(buf) {
-		if m := stopMask(load64(buf, i)); m != 0 {
-			i += bits.TrailingZeros64(m) >> 3
-			if buf[i] == '"' {
-				return i
-			}
-			return -1
-		}
-		i += 8
-	}
-	for ; i < len(buf); i++ {
+	for i = scanWords(buf, i); i < len(buf); i++ {
 		if c := buf[i]; strStop[c] {
 			if c == '"' {
 				return i
