@@ -33,6 +33,7 @@ type Rule struct {
 	Maturity    string   // metadata.maturity (production, development, ...)
 	Query       string   // rule.query, the EQL text
 	File        string   // the file it came from; "" for built-in and ad-hoc rules
+	Builtin     bool     // compiled into the binary (the seed rule)
 
 	parsed *eql.Query
 	spec   querySpec
@@ -300,4 +301,39 @@ func (r *Rule) compile() error {
 // detection-rules uses) and for basic strings without escapes.
 func queryPosInFile(data []byte, p eql.Pos) (line, col int) {
 	return keyPosInBlock(data, "[rule]", 0, "query", p)
+}
+
+// Ruleset is the alert's rule.ruleset: where the rule came from. Elastic
+// Defend writes "production" for its production behavior rules; a
+// macsensor rule is not one, so it says "macsensor-builtin" for a rule
+// compiled into the binary, "file:" and the path for a rule loaded from a
+// file (a detection-rules query rule included), and "macsensor-query" for
+// an ad-hoc query.
+func (r *Rule) Ruleset() string {
+	switch {
+	case r.Builtin:
+		return RulesetBuiltin
+	case r.File != "":
+		return RulesetFile + r.File
+	}
+	return RulesetQuery
+}
+
+// stageOfEvents maps the n events of a sequence alert to the stages they
+// matched (a stage `with runs=N` matches N events in a row); nil for an
+// event query, or when n does not fit the stages.
+func (r *Rule) stageOfEvents(n int) []int {
+	if r.parsed == nil || r.parsed.Sequence == nil {
+		return nil
+	}
+	out := make([]int, 0, n)
+	for k, st := range r.parsed.Sequence.Stages {
+		for range max(st.Runs, 1) {
+			out = append(out, k)
+		}
+	}
+	if len(out) != n {
+		return nil
+	}
+	return out
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/macsensor/macsensor/detect"
 	"github.com/macsensor/macsensor/sensor/ecs"
+	"github.com/macsensor/macsensor/sensor/host"
 )
 
 func init() {
@@ -22,6 +23,17 @@ func init() {
 
 // replayNow stamps event.created on replayed alerts; tests pin it.
 var replayNow = time.Now
+
+// replayAgent is the agent.* of replayed alerts: the machine and the
+// macsensor that ran the replay, not the agent that recorded the events
+// (the Events[] keep theirs). Tests pin it.
+var replayAgent = func() *ecs.Agent {
+	ag := &ecs.Agent{Type: "macsensor", Version: version}
+	if hi, err := host.Read(); err == nil || hi.ID != "" {
+		ag.ID, ag.Name = hi.ID, hi.Hostname
+	}
+	return ag
+}
 
 // maxMalformedShown bounds the malformed-line reports printed one by one;
 // the count in the summary is always exact.
@@ -105,7 +117,9 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "macsensor replay: no rule to run")
 			return 1
 		}
+		agent := replayAgent()
 		opt.OnAlert = func(a *detect.Alert) {
+			a.Agent = agent
 			line = a.AppendJSON(line[:0])
 			out.Write(append(line, '\n'))
 		}

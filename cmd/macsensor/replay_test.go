@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/macsensor/macsensor/sensor/ecs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -40,6 +42,7 @@ var seedCases = []struct {
 func TestSeedRuleGolden(t *testing.T) {
 	replayNow = func() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) }
 	defer func() { replayNow = time.Now }()
+	defer pinReplayAgent()()
 	for _, tc := range seedCases {
 		t.Run(tc.name, func(t *testing.T) {
 			in := filepath.Join("..", "..", "testdata", "seed", tc.name+".ndjson")
@@ -174,4 +177,14 @@ func TestRulesValidate(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "bad.toml:") || !strings.HasSuffix(out, "2 rules: 1 ok, 1 failed\n") {
 		t.Fatalf("exit %d, output:\n%s", code, out)
 	}
+}
+
+// pinReplayAgent makes replayed alerts carry a fixed agent (golden files)
+// and returns the undo.
+func pinReplayAgent() func() {
+	old := replayAgent
+	replayAgent = func() *ecs.Agent {
+		return &ecs.Agent{ID: "replay-agent-1", Name: "replay-host", Type: "macsensor", Version: "test"}
+	}
+	return func() { replayAgent = old }
 }
