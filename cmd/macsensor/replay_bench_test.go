@@ -18,6 +18,13 @@ import (
 // processes on one host, with an automator → runner pair every 100,000
 // events. It returns the number of pairs.
 func writeStream(path string, n int) (pairs int, err error) {
+	return writeHostsStream(path, n, 1)
+}
+
+// writeHostsStream is writeStream over hosts machines: event i comes from
+// host (i/2) mod hosts (an automator and its runner, i and i+1 with i
+// even, share a host). With hosts = 1 it is writeStream's file.
+func writeHostsStream(path string, n, hosts int) (pairs int, err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return 0, err
@@ -25,10 +32,17 @@ func writeStream(path string, n int) (pairs int, err error) {
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
 	base := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC).UnixMilli()
-	const host = `"host":{"id":"8E1B0A8E-2F0C-4E57-A3A4-0D2C9E1B7F10","name":"mac-01","hostname":"mac-01","architecture":"arm64","os":{"type":"macos","name":"macOS","version":"14.5","kernel":"23.5.0","family":"darwin","platform":"darwin"}},"agent":{"type":"macsensor","version":"0.1.0"}`
+	hostOf := func(k int) string {
+		return fmt.Sprintf(`"host":{"id":"8E1B0A8E-2F0C-4E57-A3A4-0D2C9E1B%04X","name":"mac-%02d","hostname":"mac-%02d","architecture":"arm64","os":{"type":"macos","name":"macOS","version":"14.5","kernel":"23.5.0","family":"darwin","platform":"darwin"}},"agent":{"type":"macsensor","version":"0.1.0"}`, 0x7F10+k, k+1, k+1)
+	}
+	hostLines := make([]string, hosts)
+	for k := range hostLines {
+		hostLines[k] = hostOf(k)
+	}
 	names := []string{"zsh", "git", "curl", "python3", "node", "mdworker_shared", "Safari", "cfprefsd", "ssh", "xcodebuild"}
 	ts := func(i int) string { return time.UnixMilli(base + int64(i)).UTC().Format("2006-01-02T15:04:05.000Z") }
 	for i := 0; i < n; i++ {
+		host := hostLines[(i/2)%hosts]
 		pid := 1000 + i%500
 		switch {
 		case i%100000 == 50000:
