@@ -55,11 +55,11 @@ type sequencer struct {
 	// perSlot[i] counts the pending sequences whose last matched stage is
 	// i: stage i+1 can only advance one of them (see ready).
 	perSlot []int
-	free  []*partial
-	now   int64
-	begun bool
-	buf   []byte
-	out   []*ecs.Event
+	free    []*partial
+	now     int64
+	begun   bool
+	buf     []byte
+	out     []*ecs.Event
 
 	stats seqStats
 }
