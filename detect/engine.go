@@ -63,6 +63,11 @@ type Engine struct {
 	// up its clock (see sequencer.catchUp).
 	catNow  [64]int64
 	catSeen uint64
+
+	// copy is the retained copy of the event being processed, made by the
+	// first sequence that keeps it and shared by the others (retained
+	// events are never modified).
+	copy *ecs.Event
 }
 
 // ruleRun is one rule's state in an engine.
@@ -137,6 +142,7 @@ func NewEngine(rules []*Rule, exceptions []*Exception, opt Options) (*Engine, er
 		}
 		if r.spec.seq != nil {
 			rr.seq = newSequencer(*r.spec.seq, opt.MaxPending, rr.onMatch)
+			rr.seq.clone = e.retain
 		}
 		for _, x := range exceptions {
 			if x != nil && x.match != nil && x.appliesTo(r.ID) {
@@ -248,8 +254,14 @@ func (e *Engine) Process(ev *ecs.Event) {
 	mask := e.categoryMask(ev)
 	if e.plan != nil {
 		e.processPlan(ev, mask)
-		return
+	} else {
+		e.processAll(ev, mask)
 	}
+	e.copy = nil
+}
+
+// processAll runs every rule of ev's categories on it, rule at a time.
+func (e *Engine) processAll(ev *ecs.Event, mask uint64) {
 	for _, rr := range e.runs {
 		if rr.mask&mask == 0 {
 			continue
@@ -333,6 +345,15 @@ func (e *Engine) ruleNow(rr *ruleRun) int64 {
 		}
 	}
 	return now
+}
+
+// retain returns the shared retained copy of ev, the event being
+// processed.
+func (e *Engine) retain(ev *ecs.Event) *ecs.Event {
+	if e.copy == nil {
+		e.copy = ev.Clone()
+	}
+	return e.copy
 }
 
 // Flush closes every throttle window, reporting what they dropped; call it

@@ -80,8 +80,19 @@ type probe struct {
 	// fold makes them candidates.
 	foldAll []uint64
 
-	exact, fold                            map[string][]uint64
-	prefix, suffix, foldPrefix, foldSuffix *affixes
+	// folded: the keys are looked up in the value's canonical folded form
+	// (some key folds; an exact key then stands in folded, which only
+	// adds candidates); else as it is.
+	folded         bool
+	equal          map[string][]uint64
+	prefix, suffix *affixes
+
+	pending []pendingKey // while building
+}
+
+type pendingKey struct {
+	key eql.Key
+	ti  int
 }
 
 // affixes are the prefix (or suffix) keys of a probe, bucketed by their
@@ -159,7 +170,8 @@ func newPlan(e *Engine) *plan {
 			continue
 		}
 		for _, k := range t.keys {
-			p.addKey(tab.probe(k.Field), k, ti)
+			pr := tab.probe(k.Field)
+			pr.pending = append(pr.pending, pendingKey{k, ti})
 		}
 	}
 	for _, tab := range p.tables {
@@ -168,11 +180,7 @@ func newPlan(e *Engine) *plan {
 		}
 		p.grow(&tab.always)
 		for _, pr := range tab.probes {
-			p.grow(&pr.all)
-			p.grow(&pr.foldAll)
-			for _, a := range []*affixes{pr.prefix, pr.suffix, pr.foldPrefix, pr.foldSuffix} {
-				a.finish()
-			}
+			p.buildProbe(pr)
 		}
 		// Cheap probes first: typed strings, then arrays, then the rest.
 		sort.SliceStable(tab.probes, func(i, j int) bool {
@@ -302,40 +310,47 @@ func orBits(dst, src []uint64) {
 	}
 }
 
-func (p *plan) addKey(pr *probe, k eql.Key, ti int) {
-	setBit(p.grow(&pr.all), ti)
-	if k.Kind.Fold() {
-		setBit(p.grow(&pr.foldAll), ti)
+// buildProbe indexes a probe's keys.
+func (p *plan) buildProbe(pr *probe) {
+	for _, pk := range pr.pending {
+		pr.folded = pr.folded || pk.key.Kind.Fold()
 	}
-	mapBits := func(m *map[string][]uint64) {
-		if *m == nil {
-			*m = make(map[string][]uint64)
+	for _, pk := range pr.pending {
+		k, ti := pk.key, pk.ti
+		setBit(p.grow(&pr.all), ti)
+		text := k.Text
+		if pr.folded {
+			setBit(p.grow(&pr.foldAll), ti)
+			if !k.Kind.Fold() {
+				text = string(eql.AppendFold(nil, text))
+			}
 		}
-		b := (*m)[k.Text]
-		p.grow(&b)
-		setBit(b, ti)
-		(*m)[k.Text] = b
-	}
-	affix := func(a **affixes, suffix bool) {
-		if *a == nil {
-			*a = &affixes{suffix: suffix}
+		switch k.Kind {
+		case eql.KeyEqual, eql.KeyFold:
+			if pr.equal == nil {
+				pr.equal = make(map[string][]uint64)
+			}
+			b := pr.equal[text]
+			p.grow(&b)
+			setBit(b, ti)
+			pr.equal[text] = b
+		case eql.KeyPrefix, eql.KeyFoldPrefix:
+			if pr.prefix == nil {
+				pr.prefix = &affixes{}
+			}
+			pr.prefix.add(p, text, ti)
+		case eql.KeySuffix, eql.KeyFoldSuffix:
+			if pr.suffix == nil {
+				pr.suffix = &affixes{suffix: true}
+			}
+			pr.suffix.add(p, text, ti)
 		}
-		(*a).add(p, k.Text, ti)
 	}
-	switch k.Kind {
-	case eql.KeyEqual:
-		mapBits(&pr.exact)
-	case eql.KeyFold:
-		mapBits(&pr.fold)
-	case eql.KeyPrefix:
-		affix(&pr.prefix, false)
-	case eql.KeySuffix:
-		affix(&pr.suffix, true)
-	case eql.KeyFoldPrefix:
-		affix(&pr.foldPrefix, false)
-	case eql.KeyFoldSuffix:
-		affix(&pr.foldSuffix, true)
-	}
+	pr.pending = nil
+	p.grow(&pr.all)
+	p.grow(&pr.foldAll)
+	pr.prefix.finish()
+	pr.suffix.finish()
 }
 
 func (a *affixes) add(p *plan, text string, ti int) {
@@ -498,8 +513,16 @@ func (pr *probe) value(p *plan, v ecs.Value, cand []uint64) {
 
 // str adds the targets whose keys s satisfies.
 func (pr *probe) str(p *plan, s string, cand []uint64) {
-	if pr.exact != nil {
-		if b, ok := pr.exact[s]; ok {
+	if pr.folded {
+		if len(s) > foldMax {
+			orBits(cand, pr.foldAll)
+			return
+		}
+		pr.lookup(eql.AppendFold(p.buf[:0], s), cand)
+		return
+	}
+	if pr.equal != nil {
+		if b, ok := pr.equal[s]; ok {
 			orBits(cand, b)
 		}
 	}
@@ -509,26 +532,20 @@ func (pr *probe) str(p *plan, s string, cand []uint64) {
 	if pr.suffix != nil {
 		pr.suffix.match(s, cand)
 	}
-	if pr.fold == nil && pr.foldPrefix == nil && pr.foldSuffix == nil {
-		return
-	}
-	if len(s) > foldMax {
-		orBits(cand, pr.foldAll)
-		return
-	}
-	c := eql.AppendFold(p.buf[:0], s)
-	if pr.fold != nil {
-		if b, ok := pr.fold[string(c)]; ok {
+}
+
+// lookup is str for a folded value.
+func (pr *probe) lookup(c []byte, cand []uint64) {
+	if pr.equal != nil {
+		if b, ok := pr.equal[string(c)]; ok {
 			orBits(cand, b)
 		}
 	}
-	if pr.foldPrefix != nil || pr.foldSuffix != nil {
-		if pr.foldPrefix != nil {
-			pr.foldPrefix.matchBytes(c, cand)
-		}
-		if pr.foldSuffix != nil {
-			pr.foldSuffix.matchBytes(c, cand)
-		}
+	if pr.prefix != nil {
+		pr.prefix.matchBytes(c, cand)
+	}
+	if pr.suffix != nil {
+		pr.suffix.matchBytes(c, cand)
 	}
 }
 
@@ -638,12 +655,15 @@ func (e *Engine) PlanSummary() string {
 		}
 		fmt.Fprintf(&b, "table %q: %d always run\n", cat, countBits(t.always))
 		for _, pr := range t.probes {
-			fmt.Fprintf(&b, "  %-32s %3d targets  keys:", pr.field, countBits(pr.all))
+			how := "as is"
+			if pr.folded {
+				how = "folded"
+			}
+			fmt.Fprintf(&b, "  %-32s %3d targets  %-6s keys:", pr.field, countBits(pr.all), how)
 			for _, kv := range []struct {
 				name string
 				n    int
-			}{{"==", len(pr.exact)}, {"==~", len(pr.fold)}, {"prefix", pr.prefix.len()}, {"suffix", pr.suffix.len()},
-				{"prefix~", pr.foldPrefix.len()}, {"suffix~", pr.foldSuffix.len()}} {
+			}{{"equal", len(pr.equal)}, {"prefix", pr.prefix.len()}, {"suffix", pr.suffix.len()}} {
 				if kv.n > 0 {
 					fmt.Fprintf(&b, " %s %d", kv.name, kv.n)
 				}

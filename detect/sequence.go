@@ -40,6 +40,9 @@ type sequencer struct {
 	spec       seqSpec
 	maxPending int
 	emit       func(events []*ecs.Event)
+	// clone copies an event a pending sequence keeps (ecs.Event.Clone; the
+	// engine shares one copy of an event among its sequences).
+	clone func(*ecs.Event) *ecs.Event
 
 	// masks[i] is stage i's category bit in the engine's event masks
 	// (untilMask the until's); a stage whose bit an event lacks is not
@@ -104,6 +107,7 @@ func newSequencer(spec seqSpec, maxPending int, emit func([]*ecs.Event)) *sequen
 		spec:       spec,
 		maxPending: maxPending,
 		emit:       emit,
+		clone:      (*ecs.Event).Clone,
 		masks:      make([]uint64, len(spec.stages)),
 		untilMask:  ^uint64(0),
 		keys:       make(map[string]*seqKey),
@@ -239,7 +243,7 @@ func (s *sequencer) open(key []byte, ev *ecs.Event, ord ordinal) {
 	p := s.alloc()
 	p.k = k
 	p.stage = 0
-	p.events = append(p.events, ev.Clone())
+	p.events = append(p.events, s.clone(ev))
 	p.last = ord
 	p.start = ord.ts
 	k.slots[0] = p
@@ -293,7 +297,7 @@ func (s *sequencer) advance(i int, key []byte, ev *ecs.Event, ord ordinal) {
 		s.stats.replaced++
 		s.drop(old)
 	}
-	p.events = append(p.events, ev.Clone())
+	p.events = append(p.events, s.clone(ev))
 	p.last = ord
 	s.perSlot[i-1]--
 	s.perSlot[i]++
