@@ -292,10 +292,17 @@ func (e *Engine) processPlan(ev *ecs.Event, mask uint64) {
 	e.plan.candidates(ev, mask, cand)
 	seq := -1 // the sequence whose stage bits are being gathered
 	var stages uint64
-	for w, word := range cand {
+	for w, word := range cand[:e.plan.tWords] {
 		for word != 0 {
-			t := &e.plan.targets[w<<6|bits.TrailingZeros64(word)]
+			ti := w<<6 | bits.TrailingZeros64(word)
 			word &= word - 1
+			if ti >= len(e.plan.targets) {
+				break // guard bits
+			}
+			t := &e.plan.targets[ti]
+			if !allBits(cand, t.guardBits) {
+				continue
+			}
 			if seq >= 0 && t.rule != seq {
 				e.stepSeq(e.runs[seq], ev, stages)
 				seq = -1
@@ -323,6 +330,16 @@ func (e *Engine) processPlan(ev *ecs.Event, mask uint64) {
 	if seq >= 0 {
 		e.stepSeq(e.runs[seq], ev, stages)
 	}
+}
+
+// allBits reports whether every bit of idx is set in b.
+func allBits(b []uint64, idx []int) bool {
+	for _, i := range idx {
+		if b[i>>6]&(1<<(i&63)) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // stepSeq catches a sequence's clock up with the events it was spared and

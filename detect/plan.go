@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/macsensor/macsensor/detect/eql"
 	"github.com/macsensor/macsensor/sensor/ecs"
@@ -26,7 +27,8 @@ import (
 // order: the index only prunes targets that cannot match, so the matches
 // are those of running every rule on every event.
 type plan struct {
-	words   int // uint64 words of a target bitset
+	words   int // uint64 words of a bitset: the targets' bits, then the guards'
+	tWords  int // words holding target bits
 	targets []planTarget
 	tables  [64]*catTable // by category bit (see Engine.categoryBit)
 	byRule  [][]int       // targets of each rule
@@ -57,6 +59,11 @@ type planTarget struct {
 	bit    int    // its table
 	cond   eql.Expr
 	keys   []eql.Key // nil: always runs
+	// guards are the key sets of other conjuncts of the condition: the
+	// target is a candidate only when a key of each set holds too (guard
+	// bits: guardBits).
+	guards    [][]eql.Key
+	guardBits []int
 	never  bool      // the condition can never hold: never runs
 	why    string    // why it has no keys
 }
@@ -86,6 +93,7 @@ type probe struct {
 	folded         bool
 	equal          map[string][]uint64
 	prefix, suffix *affixes
+	contains       *substrings
 
 	pending []pendingKey // while building
 }
@@ -117,7 +125,9 @@ func keyCost(keys []eql.Key) float64 {
 	for _, k := range keys {
 		kc := fieldCost(k.Field)
 		switch k.Kind {
-		case eql.KeyPrefix, eql.KeySuffix, eql.KeyFoldPrefix, eql.KeyFoldSuffix:
+		case eql.KeyContains, eql.KeyFoldContains:
+			kc *= 8 // a scan of the whole value
+		case eql.KeyPrefix, eql.KeySuffix, eql.KeyFoldPrefix, eql.KeySuffix + 1:
 			switch len(k.Text) {
 			case 1: // "/", ".": nearly every value; a space is rare
 				if k.Text != " " {
@@ -158,11 +168,30 @@ func newPlan(e *Engine) *plan {
 	for i, rr := range e.runs {
 		p.addRule(e, i, rr)
 	}
-	p.words = max(1, (len(p.targets)+63)/64)
+	nbits := len(p.targets)
+	for ti := range p.targets {
+		t := &p.targets[ti]
+		if t.never || t.keys == nil {
+			t.guards = nil
+		}
+		for range t.guards {
+			t.guardBits = append(t.guardBits, nbits)
+			nbits++
+		}
+	}
+	p.tWords = max(1, (len(p.targets)+63)/64)
+	p.words = max(1, (nbits+63)/64)
 	for ti := range p.targets {
 		t := &p.targets[ti]
 		if t.never {
 			continue
+		}
+		for gi, keys := range t.guards {
+			tab := p.table(t.bit, t.cat)
+			for _, k := range keys {
+				pr := tab.probe(k.Field)
+				pr.pending = append(pr.pending, pendingKey{k, t.guardBits[gi]})
+			}
 		}
 		tab := p.table(t.bit, t.cat)
 		if t.keys == nil {
@@ -200,6 +229,55 @@ func probeRank(pr *probe) int {
 	return 2
 }
 
+// maxGuards is the most guards a target gets, guardCost the highest cost
+// of a guard's keys (an event.action or host.os.type key holds for most
+// events of its category: no use).
+const (
+	maxGuards = 2
+	guardCost = 5
+)
+
+// guardKeys returns the key sets of the conjuncts of cond, other than the
+// one keys comes from, that are worth checking (cheapest first).
+func guardKeys(cond eql.Expr, keys []eql.Key) [][]eql.Key {
+	and, ok := cond.(*eql.And)
+	if !ok {
+		return nil
+	}
+	type set struct {
+		keys []eql.Key
+		cost float64
+	}
+	var sets []set
+	for _, x := range and.X {
+		ks, ok := eql.IndexKeys(x, keyCost)
+		if !ok || len(ks) == 0 || slices.Equal(ks, keys) {
+			continue
+		}
+		if c := keyCost(ks); c < guardCost && cheapGuard(ks) {
+			sets = append(sets, set{slices.Clip(ks), c})
+		}
+	}
+	sort.SliceStable(sets, func(i, j int) bool { return sets[i].cost < sets[j].cost })
+	var out [][]eql.Key
+	for i := 0; i < len(sets) && i < maxGuards; i++ {
+		out = append(out, sets[i].keys)
+	}
+	return out
+}
+
+// cheapGuard reports whether keys read only typed single strings (a guard
+// on an array or a generic field would cost every event a lookup for the
+// sake of a few rules).
+func cheapGuard(keys []eql.Key) bool {
+	for _, k := range keys {
+		if ecs.Lookup(k.Field).Type != ecs.TypeString {
+			return false
+		}
+	}
+	return true
+}
+
 // addRule adds the targets of one rule.
 func (p *plan) addRule(e *Engine, ri int, rr *ruleRun) {
 	q := rr.rule.parsed
@@ -217,6 +295,7 @@ func (p *plan) addRule(e *Engine, ri int, rr *ruleRun) {
 		} else if keys, ok := eql.IndexKeys(t.cond, keyCost); ok {
 			t.keys = keys
 			t.never = len(keys) == 0
+			t.guards = guardKeys(t.cond, keys)
 		} else {
 			t.why = "no literal predicate that every match satisfies"
 		}
@@ -344,6 +423,11 @@ func (p *plan) buildProbe(pr *probe) {
 				pr.suffix = &affixes{suffix: true}
 			}
 			pr.suffix.add(p, text, ti)
+		case eql.KeyContains, eql.KeyFoldContains:
+			if pr.contains == nil {
+				pr.contains = &substrings{first: map[uint16][]int{}}
+			}
+			pr.contains.add(p, text, ti)
 		}
 	}
 	pr.pending = nil
@@ -532,6 +616,9 @@ func (pr *probe) str(p *plan, s string, cand []uint64) {
 	if pr.suffix != nil {
 		pr.suffix.match(s, cand)
 	}
+	if pr.contains != nil {
+		pr.contains.match(s, cand)
+	}
 }
 
 // lookup is str for a folded value.
@@ -546,6 +633,9 @@ func (pr *probe) lookup(c []byte, cand []uint64) {
 	}
 	if pr.suffix != nil {
 		pr.suffix.matchBytes(c, cand)
+	}
+	if pr.contains != nil {
+		pr.contains.match(unsafeString(c), cand)
 	}
 }
 
@@ -589,6 +679,12 @@ func (e *Engine) Explain(id string) (text string, ok bool) {
 			b.WriteString("    candidate when any key holds:\n")
 			for _, k := range t.keys {
 				fmt.Fprintf(&b, "      %s\n", k)
+			}
+			for _, g := range t.guards {
+				b.WriteString("    and any of:\n")
+				for _, k := range g {
+					fmt.Fprintf(&b, "      %s\n", k)
+				}
 			}
 		}
 		if t.cond != nil {
@@ -663,7 +759,7 @@ func (e *Engine) PlanSummary() string {
 			for _, kv := range []struct {
 				name string
 				n    int
-			}{{"equal", len(pr.equal)}, {"prefix", pr.prefix.len()}, {"suffix", pr.suffix.len()}} {
+			}{{"equal", len(pr.equal)}, {"prefix", pr.prefix.len()}, {"suffix", pr.suffix.len()}, {"contains", pr.contains.len()}} {
 				if kv.n > 0 {
 					fmt.Fprintf(&b, " %s %d", kv.name, kv.n)
 				}
@@ -688,3 +784,56 @@ func countBits(b []uint64) int {
 	}
 	return n
 }
+
+// substrings are the contains keys of a probe (at least two bytes each),
+// found in a value by its byte pairs: a bitmap of the keys' first two bytes
+// says at which positions to compare.
+type substrings struct {
+	pairs [1 << 16 / 64]uint64
+	first map[uint16][]int // entries by their first two bytes
+	ents  []affix
+}
+
+func pairAt(s string, i int) uint16 { return uint16(s[i])<<8 | uint16(s[i+1]) }
+
+func (c *substrings) add(p *plan, text string, ti int) {
+	for i := range c.ents {
+		if c.ents[i].text == text {
+			setBit(c.ents[i].bits, ti)
+			return
+		}
+	}
+	b := p.grow(new([]uint64))
+	setBit(b, ti)
+	g := pairAt(text, 0)
+	c.pairs[g>>6] |= 1 << (g & 63)
+	c.first[g] = append(c.first[g], len(c.ents))
+	c.ents = append(c.ents, affix{text: text, bits: b})
+}
+
+// match adds the entries s contains.
+func (c *substrings) match(s string, cand []uint64) {
+	for i := 0; i+1 < len(s); i++ {
+		g := pairAt(s, i)
+		if c.pairs[g>>6]&(1<<(g&63)) == 0 {
+			continue
+		}
+		for _, k := range c.first[g] {
+			e := &c.ents[k]
+			if strings.HasPrefix(s[i:], e.text) {
+				orBits(cand, e.bits)
+			}
+		}
+	}
+}
+
+func (c *substrings) len() int {
+	if c == nil {
+		return 0
+	}
+	return len(c.ents)
+}
+
+// unsafeString views b as a string for the duration of a lookup (b is the
+// plan's scratch buffer, not changed while the string is in use).
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

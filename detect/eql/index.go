@@ -25,9 +25,11 @@ const (
 	KeyFoldPrefix                // the folded value starts with Text
 	KeySuffix                    // the value ends with Text
 	KeyFoldSuffix                // the folded value ends with Text
+	KeyContains                  // the value contains Text
+	KeyFoldContains              // the folded value contains Text
 )
 
-var keyKindNames = [...]string{"==", "==~", "prefix", "prefix~", "suffix", "suffix~"}
+var keyKindNames = [...]string{"==", "==~", "prefix", "prefix~", "suffix", "suffix~", "contains", "contains~"}
 
 func (k KeyKind) String() string {
 	if int(k) < len(keyKindNames) {
@@ -37,7 +39,9 @@ func (k KeyKind) String() string {
 }
 
 // Fold reports whether k compares folded values.
-func (k KeyKind) Fold() bool { return k == KeyFold || k == KeyFoldPrefix || k == KeyFoldSuffix }
+func (k KeyKind) Fold() bool {
+	return k == KeyFold || k == KeyFoldPrefix || k == KeyFoldSuffix || k == KeyFoldContains
+}
 
 // Key is one literal predicate on a field's string values. A value of the
 // field that is not a string (a number or boolean arriving where a string
@@ -68,7 +72,9 @@ type KeyCost func(keys []Key) float64
 // and treat `*` literally; `in~` compares folded; `:`, `like~` and `like`
 // give an exact key for a pattern without wildcards and otherwise the
 // literal text before the first wildcard (prefix) or after the last
-// (suffix), whichever is longer. A pattern with neither (`*x*`) has no key.
+// (suffix), whichever is longer, unless it is shorter than minAffix and a
+// run of literal text inside the pattern is not: then the longest such run
+// (contains). A pattern with no literal text has no key.
 func IndexKeys(cond Expr, cost KeyCost) (keys []Key, ok bool) {
 	return indexKeys(cond, cost)
 }
@@ -207,22 +213,30 @@ func patternKey(field, pat string, fold bool) (Key, bool) {
 	}
 	prefix := pat[:strings.IndexAny(pat, "*?")]
 	suffix := pat[strings.LastIndexAny(pat, "*?")+1:]
+	inner := ""
+	for _, part := range strings.FieldsFunc(pat, func(r rune) bool { return r == '*' || r == '?' }) {
+		if len(part) > len(inner) {
+			inner = part
+		}
+	}
+	kind, text := KeyPrefix, prefix
 	switch {
+	case len(prefix) < minAffix && len(suffix) < minAffix && len(inner) >= minAffix:
+		kind, text = KeyContains, inner
 	case prefix == "" && suffix == "":
 		return Key{}, false
-	case len(prefix) >= len(suffix):
-		kind := KeyPrefix
-		if fold {
-			kind = KeyFoldPrefix
-		}
-		return Key{Field: field, Kind: kind, Text: canon(prefix)}, true
+	case len(prefix) < len(suffix):
+		kind, text = KeySuffix, suffix
 	}
-	kind := KeySuffix
 	if fold {
-		kind = KeyFoldSuffix
+		kind++ // the Fold kind follows each kind
 	}
-	return Key{Field: field, Kind: kind, Text: canon(suffix)}, true
+	return Key{Field: field, Kind: kind, Text: canon(text)}, true
 }
+
+// minAffix is the shortest prefix or suffix preferred to a longer run of
+// text inside a pattern: "/" or "." selects nothing.
+const minAffix = 3
 
 // AppendFold appends the canonical case-folded form of s to dst: two
 // strings are equal under the case folding of `:`, `like~` and `in~`
