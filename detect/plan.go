@@ -64,8 +64,8 @@ type planTarget struct {
 	// bits: guardBits).
 	guards    [][]eql.Key
 	guardBits []int
-	never  bool      // the condition can never hold: never runs
-	why    string    // why it has no keys
+	never     bool   // the condition can never hold: never runs
+	why       string // why it has no keys
 }
 
 // catTable holds the targets of one category bit.

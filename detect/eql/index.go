@@ -19,14 +19,14 @@ type KeyKind uint8
 // The key kinds. The Fold kinds compare under case folding; their Text is
 // canonical (see AppendFold).
 const (
-	KeyEqual      KeyKind = iota // the value is Text
-	KeyFold                      // the value folds to Text
-	KeyPrefix                    // the value starts with Text
-	KeyFoldPrefix                // the folded value starts with Text
-	KeySuffix                    // the value ends with Text
-	KeyFoldSuffix                // the folded value ends with Text
-	KeyContains                  // the value contains Text
-	KeyFoldContains              // the folded value contains Text
+	KeyEqual        KeyKind = iota // the value is Text
+	KeyFold                        // the value folds to Text
+	KeyPrefix                      // the value starts with Text
+	KeyFoldPrefix                  // the folded value starts with Text
+	KeySuffix                      // the value ends with Text
+	KeyFoldSuffix                  // the folded value ends with Text
+	KeyContains                    // the value contains Text
+	KeyFoldContains                // the folded value contains Text
 )
 
 var keyKindNames = [...]string{"==", "==~", "prefix", "prefix~", "suffix", "suffix~", "contains", "contains~"}
