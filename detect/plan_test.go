@@ -229,10 +229,23 @@ func (v *vocabulary) value(c *chooser) any {
 
 // events generates n events, mostly in time order.
 func (v *vocabulary) events(c *chooser, n int) []*ecs.Event {
+	var evs []*ecs.Event
+	for _, line := range v.lines(c, n) {
+		ev := new(ecs.Event)
+		if err := ecs.Decode(line, ev); err != nil {
+			continue // a value the decoder refuses: not an event
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// lines generates n events as ndjson lines.
+func (v *vocabulary) lines(c *chooser, n int) [][]byte {
 	cats := [][]any{{"process"}, {"network"}, {"file"}, {"library"}, {"configuration"}, {"process", "network"}, nil, {"authentication"}}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	ts := 0
-	var evs []*ecs.Event
+	var lines [][]byte
 	for i := 0; i < n; i++ {
 		ts += []int{0, 1, 1, 1, 2, 500, 3000, -700}[c.intn(8)]
 		doc := map[string]any{
@@ -267,13 +280,9 @@ func (v *vocabulary) events(c *chooser, n int) []*ecs.Event {
 		if err != nil {
 			panic(err)
 		}
-		ev := new(ecs.Event)
-		if err := ecs.Decode(line, ev); err != nil {
-			continue // a value the decoder refuses: not an event
-		}
-		evs = append(evs, ev)
+		lines = append(lines, line)
 	}
-	return evs
+	return lines
 }
 
 // satisfy sets fields of doc so that x likely holds: one branch of each
