@@ -538,7 +538,13 @@ func (p *plan) candidates(ev *ecs.Event, mask uint64, cand []uint64) {
 			continue
 		}
 		orBits(cand, t.always)
+		noFields := len(ev.Fields) == 0
 		for _, pr := range t.probes {
+			if noFields && pr.acc.Type == ecs.TypeAny {
+				// The probes of fields outside the typed struct come last;
+				// ecs.Lookup reads them from the generic store alone.
+				break
+			}
 			pr.collect(p, ev, cand)
 		}
 	}
