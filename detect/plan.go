@@ -35,6 +35,10 @@ type plan struct {
 	buf     []byte        // folding scratch
 }
 
+// maxFew is the most equal keys a probe compares one by one rather than
+// hash.
+const maxFew = 4
+
 // foldMax is the longest value the plan folds for a lookup; a longer value
 // (a very long command line) makes every folded key of its field a
 // candidate instead.
@@ -92,6 +96,7 @@ type probe struct {
 	// adds candidates); else as it is.
 	folded         bool
 	equal          map[string][]uint64
+	few            []affix // the equal keys when there are at most maxFew
 	prefix, suffix *affixes
 	contains       *substrings
 
@@ -430,6 +435,13 @@ func (p *plan) buildProbe(pr *probe) {
 			pr.contains.add(p, text, ti)
 		}
 	}
+	if len(pr.equal) <= maxFew {
+		for text, b := range pr.equal {
+			pr.few = append(pr.few, affix{text: text, bits: b})
+		}
+		sort.Slice(pr.few, func(i, j int) bool { return pr.few[i].text < pr.few[j].text })
+		pr.equal = nil
+	}
 	pr.pending = nil
 	p.grow(&pr.all)
 	p.grow(&pr.foldAll)
@@ -616,6 +628,11 @@ func (pr *probe) str(p *plan, s string, cand []uint64) {
 			orBits(cand, b)
 		}
 	}
+	for i := range pr.few {
+		if pr.few[i].text == s {
+			orBits(cand, pr.few[i].bits)
+		}
+	}
 	if pr.prefix != nil {
 		pr.prefix.match(s, cand)
 	}
@@ -632,6 +649,11 @@ func (pr *probe) lookup(c []byte, cand []uint64) {
 	if pr.equal != nil {
 		if b, ok := pr.equal[string(c)]; ok {
 			orBits(cand, b)
+		}
+	}
+	for i := range pr.few {
+		if pr.few[i].text == string(c) {
+			orBits(cand, pr.few[i].bits)
 		}
 	}
 	if pr.prefix != nil {
@@ -765,7 +787,7 @@ func (e *Engine) PlanSummary() string {
 			for _, kv := range []struct {
 				name string
 				n    int
-			}{{"equal", len(pr.equal)}, {"prefix", pr.prefix.len()}, {"suffix", pr.suffix.len()}, {"contains", pr.contains.len()}} {
+			}{{"equal", len(pr.equal) + len(pr.few)}, {"prefix", pr.prefix.len()}, {"suffix", pr.suffix.len()}, {"contains", pr.contains.len()}} {
 				if kv.n > 0 {
 					fmt.Fprintf(&b, " %s %d", kv.name, kv.n)
 				}
