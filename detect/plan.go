@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"unsafe"
 
 	"github.com/macsensor/macsensor/detect/eql"
 	"github.com/macsensor/macsensor/sensor/ecs"
@@ -663,7 +662,7 @@ func (pr *probe) lookup(c []byte, cand []uint64) {
 		pr.suffix.matchBytes(c, cand)
 	}
 	if pr.contains != nil {
-		pr.contains.match(unsafeString(c), cand)
+		pr.contains.matchBytes(c, cand)
 	}
 }
 
@@ -862,6 +861,18 @@ func (c *substrings) len() int {
 	return len(c.ents)
 }
 
-// unsafeString views b as a string for the duration of a lookup (b is the
-// plan's scratch buffer, not changed while the string is in use).
-func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+// matchBytes is match for a folded value.
+func (c *substrings) matchBytes(s []byte, cand []uint64) {
+	for i := 0; i+1 < len(s); i++ {
+		g := uint16(s[i])<<8 | uint16(s[i+1])
+		if c.pairs[g>>6]&(1<<(g&63)) == 0 {
+			continue
+		}
+		for _, k := range c.first[g] {
+			e := &c.ents[k]
+			if len(s)-i >= len(e.text) && string(s[i:i+len(e.text)]) == e.text {
+				orBits(cand, e.bits)
+			}
+		}
+	}
+}
