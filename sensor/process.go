@@ -317,6 +317,10 @@ func (s *Sensor) fillProcessFull(ev *ecs.Event, p *process) {
 			CommandLine: p.parent.commandLine,
 		}
 		ev.Has |= ecs.HasParentPID
+	case parent != nil:
+		// Gone before its details could be read: what the table gave.
+		ev.Process.Parent = ecs.Parent{PID: int64(parent.pid), EntityID: parent.entityID, Name: processName("", parent.comm)}
+		ev.Has |= ecs.HasParentPID
 	case p.ppid != 0 || p.pid == 1:
 		ev.Process.Parent.PID = int64(p.ppid)
 		ev.Has |= ecs.HasParentPID

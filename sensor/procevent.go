@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/macsensor/macsensor/sensor/ecs"
 	"github.com/macsensor/macsensor/sensor/proc"
@@ -45,6 +46,9 @@ type ProcessEventStats struct {
 	Reconciles  uint64 // full polls run because events were dropped or lost
 	NewParents  uint64 // parents first learned from a fork (read while alive)
 	PendingFork uint64 // forked children held until their exec or the next poll
+	// ReadDelay is, for each pid read, the time from the kernel's event
+	// (its earliest in the batch) to the start of the read.
+	ReadDelay DelayHistogram
 }
 
 // DefaultProcessQueue is the capacity of a ProcessEvents queue when
@@ -166,6 +170,7 @@ type pidWant struct {
 	status    uint32
 	hasStatus bool
 	exitAt    int64
+	at        int64 // the earliest event time, Unix ns
 }
 
 // HandleProcessEvents reads the pids that evs name and appends the events a
@@ -206,6 +211,9 @@ func (s *Sensor) HandleProcessEvents(dst []*ecs.Event, evs []procevents.Event) [
 			continue
 		}
 		pe.stats.Handled++
+		if w := at(ev.PID); ev.Time > 0 && (w.at == 0 || ev.Time < w.at) {
+			w.at = ev.Time
+		}
 		switch ev.Kind {
 		case procevents.Fork:
 			if ev.PPID > 0 {
@@ -234,6 +242,9 @@ func (s *Sensor) handlePID(dst []*ecs.Event, w *pidWant, now int64) []*ecs.Event
 	readable := false
 	if w.fork || w.exec || !w.exit {
 		pe.stats.Reads++
+		if w.at > 0 {
+			pe.stats.ReadDelay.add(time.Duration(time.Now().UnixNano() - w.at))
+		}
 		switch err := s.procs.Read(w.pid, &e); {
 		case err == nil:
 			readable = true
@@ -255,6 +266,12 @@ func (s *Sensor) handlePID(dst []*ecs.Event, w *pidWant, now int64) []*ecs.Event
 		np.pending = true
 		if w.parent > 0 {
 			s.adopt(np, w.parent)
+			if np.parent == nil {
+				// The parent is gone and was never read: keep at least
+				// the pid the fork named, not the reaper's.
+				np.parent = &parentRef{pid: w.parent}
+				np.ppid = w.parent
+			}
 		}
 		if p != nil && !p.ended && !p.pending && s.opt.ExitEvents {
 			dst = append(dst, s.endEvent(p, max(now, s.lastProcSnap), now, 0, false))
@@ -327,8 +344,11 @@ func (s *Sensor) adopt(child *process, ppid int32) {
 		return
 	}
 	par := s.info[i]
-	s.detail(par)
-	child.parent = &parentRef{pid: par.pid, start: par.start, entityID: par.entityID, name: par.name,
+	name := par.name
+	if !s.detail(par) {
+		name = processName("", par.comm) // gone: what the table gave
+	}
+	child.parent = &parentRef{pid: par.pid, start: par.start, entityID: par.entityID, name: name,
 		executable: par.executable, args: par.args, commandLine: par.commandLine}
 	child.ppid = par.pid
 }

@@ -389,3 +389,32 @@ func BenchmarkHandleProcessEvents(b *testing.B) {
 		}
 	}
 }
+
+func TestLimiterAvail(t *testing.T) {
+	l := limiter{every: 10, burst: 4}
+	for _, step := range []struct {
+		now   int64
+		avail int
+		take  int
+	}{
+		{0, 4, 4},   // a quiet limiter allows the burst
+		{0, 0, 0},   // then nothing
+		{9, 0, 0},   // not yet one interval later
+		{10, 1, 1},  // one unit per interval
+		{10, 0, 0},  //
+		{45, 3, 0},  // three intervals on
+		{100, 4, 2}, // never more than the burst
+		{100, 2, 0},
+	} {
+		if got := l.avail(step.now); got != step.avail {
+			t.Fatalf("at %d: avail %d, want %d (tat %d)", step.now, got, step.avail, l.tat)
+		}
+		if (l.wait(step.now) == 0) != (step.avail > 0) {
+			t.Fatalf("at %d: wait %d disagrees with avail %d", step.now, l.wait(step.now), step.avail)
+		}
+		l.takeN(step.now, step.take)
+	}
+	if (&limiter{burst: 7}).avail(5) != 7 {
+		t.Error("no limit: avail is the burst")
+	}
+}

@@ -325,3 +325,26 @@ func BenchmarkDetailsLinux(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReadOne is the read a process event triggers on Linux: one
+// pid's entry (statx, stat) and details (exe, cmdline, cwd) — the test
+// process itself.
+func BenchmarkReadOne(b *testing.B) {
+	tbl, err := Open()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tbl.Close()
+	pid := int32(os.Getpid())
+	var e Entry
+	var d Details
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := tbl.Read(pid, &e); err != nil {
+			b.Fatal(err)
+		}
+		if err := tbl.Details(pid, &d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
