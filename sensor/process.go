@@ -149,6 +149,7 @@ func (s *Sensor) PollProcesses(dst []*ecs.Event) ([]*ecs.Event, error) {
 		p.ended = true
 	}
 	clear(s.vanished)
+	s.pe.ended = 0 // the poll dropped every exited process
 	action := "exec"
 	if !s.primed {
 		s.primed = true

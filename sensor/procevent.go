@@ -157,6 +157,7 @@ type peState struct {
 	index map[int32]int // pid → index in want
 	want  []pidWant
 	stats ProcessEventStats
+	ended int // records of exited processes in the snapshot, since the last poll
 }
 
 // pidWant is what the events of one batch ask of one pid, in the order the
@@ -232,7 +233,32 @@ func (s *Sensor) HandleProcessEvents(dst []*ecs.Event, evs []procevents.Event) [
 	for i := range pe.want {
 		dst = s.handlePID(dst, &pe.want[i], now)
 	}
+	if pe.ended > maxEndedKept {
+		s.dropEnded()
+	}
 	return dst
+}
+
+// maxEndedKept bounds the records of exited processes kept in the snapshot
+// until the next poll drops them. They stay so that a connection of a
+// process that just exited is still attributed by a socket poll; in a storm
+// of short processes (a fork bomb), or with a long poll interval, they are
+// dropped at once beyond this many.
+const maxEndedKept = 4096
+
+// dropEnded removes the records of exited processes from the snapshot.
+func (s *Sensor) dropEnded() {
+	j := 0
+	for i := range s.prev {
+		if s.info[i].ended {
+			continue
+		}
+		s.prev[j], s.info[j] = s.prev[i], s.info[i]
+		j++
+	}
+	clear(s.info[j:])
+	s.prev, s.info = s.prev[:j], s.info[:j]
+	s.pe.ended = 0
 }
 
 // handlePID serves the events of one pid.
@@ -329,6 +355,9 @@ func (s *Sensor) handlePID(dst []*ecs.Event, w *pidWant, now int64) []*ecs.Event
 			}
 			ts := max(w.exitAt, s.lastProcSnap, p.start)
 			dst = append(dst, s.endEvent(p, ts, now, code, ok))
+		}
+		if !p.ended {
+			pe.ended++
 		}
 		p.ended = true
 		p.pending = false

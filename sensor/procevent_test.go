@@ -418,3 +418,44 @@ func TestLimiterAvail(t *testing.T) {
 		t.Error("no limit: avail is the burst")
 	}
 }
+
+// TestForkBombIsBounded: a storm of short processes between two polls keeps
+// at most maxEndedKept exited records in the snapshot, and a queue of
+// bounded size whatever is put into it.
+func TestForkBombIsBounded(t *testing.T) {
+	s, fp, _, clk := newFixture()
+	poll(t, s)
+	q := NewProcessEvents(1000)
+	for pid := int32(10000); pid < 30000; pid++ {
+		fp.add(pid, 400, clk.t.UnixNano(), "bomb", "/tmp/bomb", "bomb")
+		s.HandleProcessEvents(nil, []procevents.Event{fork(pid, 400), execEv(pid)})
+		fp.remove(pid)
+		s.HandleProcessEvents(nil, []procevents.Event{exitEv(pid, 0, clk.t)})
+		q.Put([]procevents.Event{fork(pid, 400), execEv(pid), exitEv(pid, 0, clk.t)})
+	}
+	if n := len(s.prev); n > maxEndedKept+2 {
+		t.Errorf("%d records in the snapshot", n)
+	}
+	if st := q.Stats(); st.Put != 1000 || st.Dropped != 59000 || len(q.evs) != 1000 {
+		t.Errorf("queue %+v, %d held", st, len(q.evs))
+	}
+	if s.Stats().ProcessEvents != 20000 {
+		t.Errorf("%d exec events", s.Stats().ProcessEvents)
+	}
+}
+
+// TestSpawnedChildAnnouncedAtFork: on macOS a posix_spawn child has exec'd
+// when its parent's NOTE_FORK comes, and its own NOTE_EXEC fired before it
+// could be watched: a fork whose child already has another name is its
+// exec.
+func TestSpawnedChildAnnouncedAtFork(t *testing.T) {
+	s, fp, _, clk := newFixture()
+	poll(t, s)
+	start := t0.Add(40 * time.Millisecond).UnixNano()
+	fp.add(990, 400, start, "osascript", "/usr/bin/osascript", "osascript", "-e", "display dialog")
+	clk.t = t0.Add(41 * time.Millisecond)
+	evs := s.HandleProcessEvents(nil, []procevents.Event{fork(990, 400)})
+	if len(evs) != 1 || evs[0].Process.Name != "osascript" || evs[0].Process.Parent.Name != "zsh" || evs[0].Timestamp != start {
+		t.Fatalf("events %v", evs)
+	}
+}
