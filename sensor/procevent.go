@@ -153,7 +153,6 @@ func (q *ProcessEvents) Stats() ProcessEventStats {
 
 // peState is the Sensor's scratch for HandleProcessEvents.
 type peState struct {
-	pids  []int32
 	index map[int32]int // pid → index in want
 	want  []pidWant
 	stats ProcessEventStats
