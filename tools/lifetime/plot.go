@@ -200,7 +200,7 @@ func newPlot(pts []point) (*plot.Plot, error) {
 	// The legend: one entry per poll interval (its colour), then one per
 	// kind of line (in gray).
 	p.Legend.Top, p.Legend.Left = true, true
-	p.Legend.XOffs, p.Legend.YOffs = vg.Points(10), -vg.Points(40)
+	p.Legend.XOffs, p.Legend.YOffs = vg.Points(10), -vg.Points(75) // below the curves that reach 90 % from 1 ms
 	p.Legend.ThumbnailWidth = vg.Points(36)
 	p.Legend.Padding = vg.Points(3)
 	p.Legend.TextStyle.Font.Size = vg.Points(11)
