@@ -270,15 +270,13 @@ func (s *Sensor) LoopWith(ctx context.Context, opt LoopOptions, out chan<- Batch
 			return
 		}
 		var overrun, more bool
+		s.pe.execReported = opt.ProcessEvents.execReported.Load()
 		peEvs, overrun, more = opt.ProcessEvents.take(peEvs[:0], n)
-		reads := 0
-		for i := range peEvs {
-			if peEvs[i].Kind != procevents.Exit {
-				reads++
-			}
-		}
-		peLim.takeN(now, reads)
+		reads0 := s.pe.stats.Reads
 		buf = s.HandleProcessEvents(buf[:0], peEvs)
+		// Book the reads made, not the events taken: forks whose child
+		// is read at its exec, and parents already known, cost none.
+		peLim.takeN(now, int(s.pe.stats.Reads-reads0))
 		clear(peEvs)
 		if overrun && (lastReconcile == 0 || now-lastReconcile >= int64(reconcileEvery)) {
 			lastReconcile = now

@@ -124,7 +124,11 @@ func (s *Sensor) PollProcesses(dst []*ecs.Event) ([]*ecs.Event, error) {
 			s.vanished = append(s.vanished, s.info[j]) // the pid was reused
 			j++
 		}
-		info = append(info, s.newProcess(e))
+		np := s.newProcess(e)
+		if par := s.forkParentOf(e.PID); par != nil && (par.start == 0 || par.start <= e.Start) {
+			np.parent, np.ppid = par, par.pid
+		}
+		info = append(info, np)
 		s.newIdx = append(s.newIdx, i)
 	}
 	for ; j < len(s.prev); j++ {
@@ -150,6 +154,9 @@ func (s *Sensor) PollProcesses(dst []*ecs.Event) ([]*ecs.Event, error) {
 	}
 	clear(s.vanished)
 	s.pe.ended = 0 // the poll dropped every exited process
+	if len(s.pe.forkParent) > 0 {
+		s.expireForkParents()
+	}
 	action := "exec"
 	if !s.primed {
 		s.primed = true

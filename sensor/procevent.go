@@ -24,6 +24,9 @@ import (
 // does when the kernel reports lost events.
 type ProcessEvents struct {
 	wake chan struct{}
+	// execReported: the source reports every exec (Linux), so a forked
+	// child need not be read until its exec (see Feed).
+	execReported atomic.Bool
 
 	mu      sync.Mutex
 	evs     []procevents.Event
@@ -46,6 +49,7 @@ type ProcessEventStats struct {
 	Reconciles  uint64 // full polls run because events were dropped or lost
 	NewParents  uint64 // parents first learned from a fork (read while alive)
 	PendingFork uint64 // forked children held until their exec or the next poll
+	ForkParents uint64 // parents kept for children not read at their fork (Linux)
 	// ReadDelay is, for each pid read, the time from the kernel's event
 	// (its earliest in the batch) to the start of the read.
 	ReadDelay DelayHistogram
@@ -103,10 +107,21 @@ type EventReader interface {
 	Read(dst []procevents.Event) ([]procevents.Event, error)
 }
 
+// ExecReporter is implemented by sources that report every exec of every
+// process (the Linux proc connector). The kqueue source does not: a child
+// that exec'd before its knote was attached (posix_spawn) reports no exec,
+// so its fork must be read at once.
+type ExecReporter interface {
+	ReportsEveryExec() bool
+}
+
 // Feed reads src into q until src is closed (procevents.ErrClosed, returned
 // as nil) or fails. Lost events (procevents.ErrLost) are recorded and
 // reading goes on. Run it on its own goroutine; close src to stop it.
 func (q *ProcessEvents) Feed(src EventReader) error {
+	if r, ok := src.(ExecReporter); ok {
+		q.execReported.Store(r.ReportsEveryExec())
+	}
 	var evs []procevents.Event
 	for {
 		var err error
@@ -153,11 +168,27 @@ func (q *ProcessEvents) Stats() ProcessEventStats {
 
 // peState is the Sensor's scratch for HandleProcessEvents.
 type peState struct {
-	index map[int32]int // pid → index in want
-	want  []pidWant
-	stats ProcessEventStats
-	ended int // records of exited processes in the snapshot, since the last poll
+	// execReported: children are read at their exec, not their fork;
+	// forkParent holds, until then, the parent each fork named (bounded:
+	// cleared when it reaches maxForkParents; entries older than the last
+	// poll but one are dropped by the polls).
+	execReported bool
+	forkParent   map[int32]forkRef
+	index        map[int32]int // pid → index in want
+	want         []pidWant
+	stats        ProcessEventStats
+	ended        int // records of exited processes in the snapshot, since the last poll
 }
+
+// forkRef is a parent named by a fork, for a child not read yet.
+type forkRef struct {
+	parent *parentRef
+	poll   uint64 // Stats.ProcessPolls when recorded
+}
+
+// maxForkParents bounds peState.forkParent: a fork storm whose children
+// do not exec (a fork bomb) fills it, and it starts over.
+const maxForkParents = 8192
 
 // pidWant is what the events of one batch ask of one pid, in the order the
 // pids first appear.
@@ -211,9 +242,6 @@ func (s *Sensor) HandleProcessEvents(dst []*ecs.Event, evs []procevents.Event) [
 			continue
 		}
 		pe.stats.Handled++
-		if w := at(ev.PID); ev.Time > 0 && (w.at == 0 || ev.Time < w.at) {
-			w.at = ev.Time
-		}
 		switch ev.Kind {
 		case procevents.Fork:
 			if ev.PPID > 0 {
@@ -226,6 +254,9 @@ func (s *Sensor) HandleProcessEvents(dst []*ecs.Event, evs []procevents.Event) [
 		case procevents.Exit:
 			w := at(ev.PID)
 			w.exit, w.status, w.hasStatus, w.exitAt = true, ev.Status, ev.HasStatus, ev.Time
+		}
+		if w := at(ev.PID); ev.Time > 0 && (w.at == 0 || ev.Time < w.at) {
+			w.at = ev.Time
 		}
 	}
 	now := s.opt.Now().UnixNano()
@@ -264,6 +295,23 @@ func (s *Sensor) dropEnded() {
 func (s *Sensor) handlePID(dst []*ecs.Event, w *pidWant, now int64) []*ecs.Event {
 	var e proc.Entry
 	pe := &s.pe
+	if w.fork && !w.exec && pe.execReported {
+		// Its exec, if any, will be reported: read it then. Keep the
+		// parent, read now while it lives (it came first in the batch).
+		s.keepForkParent(w.pid, w.parent)
+		if !w.exit {
+			return dst
+		}
+		delete(pe.forkParent, w.pid)
+		return dst // forked and gone within the batch: nothing to announce
+	}
+	if !w.fork && !w.exec && !w.exit {
+		// Only the parent of a fork: nothing to read if its identity is
+		// in hand already.
+		if i, ok := s.find(w.pid); ok && s.info[i].detailed && !s.info[i].ended && !s.info[i].pending {
+			return dst
+		}
+	}
 	readable := false
 	if w.fork || w.exec || !w.exit {
 		pe.stats.Reads++
@@ -289,6 +337,10 @@ func (s *Sensor) handlePID(dst []*ecs.Event, w *pidWant, now int64) []*ecs.Event
 		// the sensor had not listed yet, or a reused pid).
 		np := s.newProcess(&e)
 		np.pending = true
+		if ref, ok := pe.forkParent[w.pid]; ok && w.parent == 0 {
+			np.parent, np.ppid = ref.parent, ref.parent.pid
+			delete(pe.forkParent, w.pid)
+		}
 		if w.parent > 0 {
 			s.adopt(np, w.parent)
 			if np.parent == nil {
@@ -345,6 +397,9 @@ func (s *Sensor) handlePID(dst []*ecs.Event, w *pidWant, now int64) []*ecs.Event
 			s.detail(p) // a parent: capture it while it is alive
 		}
 	}
+	if w.exit {
+		delete(pe.forkParent, w.pid)
+	}
 	if w.exit && p != nil && (!readable || p.start == e.Start) {
 		if !p.ended && !p.pending && s.opt.ExitEvents && s.primed {
 			code, ok := int32(0), false
@@ -362,6 +417,48 @@ func (s *Sensor) handlePID(dst []*ecs.Event, w *pidWant, now int64) []*ecs.Event
 		p.pending = false
 	}
 	return dst
+}
+
+// keepForkParent records the parent a fork named for a child that is not
+// read now (see peState.forkParent).
+func (s *Sensor) keepForkParent(child, ppid int32) {
+	pe := &s.pe
+	if ppid <= 0 {
+		return
+	}
+	tmp := &process{}
+	s.adopt(tmp, ppid)
+	if tmp.parent == nil {
+		tmp.parent = &parentRef{pid: ppid}
+	}
+	if pe.forkParent == nil {
+		pe.forkParent = make(map[int32]forkRef)
+	}
+	if len(pe.forkParent) >= maxForkParents {
+		clear(pe.forkParent)
+	}
+	pe.forkParent[child] = forkRef{parent: tmp.parent, poll: s.stats.ProcessPolls}
+	pe.stats.ForkParents++
+}
+
+// forkParentOf takes the parent a fork named for pid, if one is kept.
+func (s *Sensor) forkParentOf(pid int32) *parentRef {
+	ref, ok := s.pe.forkParent[pid]
+	if !ok {
+		return nil
+	}
+	delete(s.pe.forkParent, pid)
+	return ref.parent
+}
+
+// expireForkParents drops the parents kept since before the last poll but
+// one: their children were found by a poll or are gone.
+func (s *Sensor) expireForkParents() {
+	for pid, ref := range s.pe.forkParent {
+		if ref.poll+1 < s.stats.ProcessPolls {
+			delete(s.pe.forkParent, pid)
+		}
+	}
 }
 
 // adopt records in child the identity of the parent its fork named, reading

@@ -459,3 +459,44 @@ func TestSpawnedChildAnnouncedAtFork(t *testing.T) {
 		t.Fatalf("events %v", evs)
 	}
 }
+
+// TestExecReportedSourceReadsTheChildAtItsExec: with a source that reports
+// every exec (Linux), a fork reads only the parent; the child is read at
+// its exec, or found by the poll, and names the parent its fork named even
+// after the parent exited.
+func TestExecReportedSourceReadsTheChildAtItsExec(t *testing.T) {
+	s, fp, _, clk := newFixture()
+	s.pe.execReported = true
+	poll(t, s)
+	shStart := t0.Add(10 * time.Millisecond).UnixNano()
+	fp.add(500, 400, shStart, "sh", "/bin/sh", "sh", "/tmp/x.sh")
+	fp.add(501, 500, t0.Add(20*time.Millisecond).UnixNano(), "sh", "/bin/sh", "sh", "/tmp/x.sh")
+	fp.add(502, 500, t0.Add(21*time.Millisecond).UnixNano(), "sh", "/bin/sh", "sh", "/tmp/x.sh")
+	clk.t = t0.Add(30 * time.Millisecond)
+	evs := s.HandleProcessEvents(nil, []procevents.Event{fork(500, 400), execEv(500), fork(501, 500), fork(502, 500)})
+	if len(evs) != 1 || evs[0].Process.PID != 500 {
+		t.Fatalf("events %v", evs)
+	}
+	if r := s.pe.stats.Reads; r != 2 { // 400 (the parent of 500) and 500; not 501 nor 502
+		t.Errorf("%d reads, want 2", r)
+	}
+	// The parent exits; 501 execs; 502 never does.
+	fp.remove(500)
+	fp.gone[500] = true
+	fp.setPPID(501, 1)
+	fp.setPPID(502, 1)
+	fp.setComm(501, "curl", proc.Details{Path: "/usr/bin/curl", Args: []string{"curl", "x"}})
+	evs = s.HandleProcessEvents(nil, []procevents.Event{exitEv(500, 0, clk.t), execEv(501)})
+	if len(evs) != 1 || evs[0].Process.Name != "curl" || evs[0].Process.Parent.PID != 500 || evs[0].Process.Parent.Name != "sh" ||
+		!slices.Equal(evs[0].Process.Parent.Args, []string{"sh", "/tmp/x.sh"}) {
+		t.Fatalf("exec of 501: %v", evs)
+	}
+	clk.t = t0.Add(time.Second)
+	evs = poll(t, s)
+	if len(evs) != 1 || evs[0].Process.PID != 502 || evs[0].Process.Parent.PID != 500 || evs[0].Process.Parent.Name != "sh" {
+		t.Fatalf("poll: %v", evs)
+	}
+	if len(s.pe.forkParent) != 0 {
+		t.Errorf("fork parents left: %v", s.pe.forkParent)
+	}
+}

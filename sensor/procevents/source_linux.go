@@ -148,3 +148,8 @@ func (s *Source) Close() error {
 
 // Stats returns the counters.
 func (s *Source) Stats() Stats { return s.c.snapshot() }
+
+// ReportsEveryExec reports true: the connector sends an exec event for every
+// exec of every process (drivers/connector/cn_proc.c, proc_exec_connector,
+// called from exec_binprm), so a forked child need not be read before it.
+func (s *Source) ReportsEveryExec() bool { return true }
