@@ -174,7 +174,7 @@ func measureCmd(args []string) error {
 		}
 		if len(kept) > 0 {
 			pts = append(kept, pts...)
-			comments = append(append([]string{"kept from the previous file: the rows of the kinds not measured by this run, with its comments:"}, oldComments...), comments...)
+			comments = append(keptComments(oldComments, measured), comments...)
 		}
 	}
 	f, err := os.Create(*out)
@@ -435,4 +435,43 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// keptComments returns the comments of a previous file that describe the
+// kinds not measured now: its runs ("lifetime measure: ..." up to "load
+// average ..."), each kept when one of its curve lines is of a kept kind,
+// without the curve lines of the measured kinds.
+func keptComments(old []string, measured map[kind]bool) []string {
+	kindOfLine := func(c string) (kind, bool) {
+		for _, ki := range kinds {
+			for _, iv := range []int{10, 100, 250, 500, 1000, 2000, 5000} {
+				if strings.HasPrefix(c, curve{iv, ki.kind}.String()+":") {
+					return ki.kind, true
+				}
+			}
+		}
+		return 0, false
+	}
+	var out, block []string
+	keep := false
+	flush := func() {
+		if keep {
+			out = append(out, block...)
+		}
+		block, keep = nil, false
+	}
+	for _, c := range old {
+		if strings.HasPrefix(c, "lifetime measure:") {
+			flush()
+		}
+		if k, ok := kindOfLine(c); ok {
+			if measured[k] {
+				continue
+			}
+			keep = true
+		}
+		block = append(block, c)
+	}
+	flush()
+	return out
 }
