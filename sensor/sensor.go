@@ -141,6 +141,10 @@ func (s *Sensor) eventID(seq int64) string {
 	return EventID(binary.BigEndian.Uint64(s.nonce[:]), seq)
 }
 
+// SetExitEvents turns the end events of processes on or off
+// (Options.ExitEvents). Call it only while no Loop runs on the Sensor.
+func (s *Sensor) SetExitEvents(on bool) { s.opt.ExitEvents = on }
+
 // Stats returns the counters.
 func (s *Sensor) Stats() Stats {
 	st := s.stats

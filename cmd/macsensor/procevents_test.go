@@ -35,7 +35,7 @@ func (f *fakeEventSource) Read(dst []procevents.Event) ([]procevents.Event, erro
 	return dst[:0], procevents.ErrClosed
 }
 
-func (f *fakeEventSource) Close() error           { close(f.closed); return nil }
+func (f *fakeEventSource) Close() error            { close(f.closed); return nil }
 func (f *fakeEventSource) Stats() procevents.Stats { return procevents.Stats{Messages: 7} }
 
 func TestStartProcessEventsUnavailable(t *testing.T) {
