@@ -98,7 +98,7 @@ func TestE2EProcessEventsShortHelpers(t *testing.T) {
 		}
 		shells[int64(cmd.Process.Pid)] = i
 	}
-	alerts := d.waitAlerts(rounds, e2eWithin)
+	d.waitAlerts(rounds, e2eWithin)
 
 	// The exec events, from the event log.
 	type pair struct{ auto, runner *peEvent }
@@ -151,7 +151,8 @@ func TestE2EProcessEventsShortHelpers(t *testing.T) {
 		}
 	}
 	d.settle()
-	if alerts = d.alerts(); len(alerts) != rounds {
+	alerts := d.alerts()
+	if len(alerts) != rounds {
 		t.Errorf("%d alerts, want %d", len(alerts), rounds)
 	}
 	for _, a := range alerts {
@@ -184,13 +185,13 @@ func TestProcessEventsCost(t *testing.T) {
 	}
 	e := newCaptEnv(t, false)
 	type row struct {
-		mode, load      string
-		cpu, rss, hwm   float64
-		execs, pids     float64
-		put, reads      uint64
-		dropQ, dropK    uint64
-		gone, deferred  uint64
-		procEvents, end uint64
+		mode, load     string
+		cpu, rss, hwm  float64
+		execs, pids    float64
+		put, reads     uint64
+		dropQ, dropK   uint64
+		gone, deferred uint64
+		procEvents     uint64
 	}
 	var rows []row
 	for _, mode := range []struct {
