@@ -95,13 +95,14 @@ type LoopOptions struct {
 	ReconcileEvery   time.Duration
 }
 
-// Defaults of the process-event read limits (LoopOptions). 5,000 reads a
-// second cover a storm of 1,000 execs a second, whose fork, exec and
-// parent reads do not all coalesce; a read costs some 10 system calls
-// (BenchmarkHandleProcessEvents), so the limit bounds what a fork bomb can
-// cost.
+// Defaults of the process-event read limits (LoopOptions). A process costs
+// one pid read on Linux (its fork reads only the parent, already known in
+// a shell loop), so 2,000 reads a second cover 1,000 execs a second twice
+// over; a read is some 10 system calls (proc's BenchmarkReadOne), and the
+// daemon spent ~23 % of a core at 900–1,650 execs a second
+// (docs/PERFORMANCE.md): the limit keeps a fork bomb near that.
 const (
-	DefaultProcessReadEvery = 200 * time.Microsecond
+	DefaultProcessReadEvery = 500 * time.Microsecond
 	DefaultProcessReadBurst = 256
 	DefaultReconcileEvery   = 250 * time.Millisecond
 )
