@@ -279,9 +279,10 @@ func (s *Sensor) startEvent(p *process, ts, created int64, action string) *ecs.E
 func (s *Sensor) endEvent(p *process, ts, created int64, code int32, hasCode bool) *ecs.Event {
 	ev := s.newEvent(ts, created, catProcess, typeEnd, "end", "endpoint.events.process")
 	s.fillProcessFull(ev, p)
-	// process.exit_code (code, hasCode) waits for the generated ECS field
-	// table (issue 10, item 2): see docs/PROCESS_EVENTS.md.
-	_, _ = code, hasCode
+	if hasCode {
+		ev.Process.ExitCode = int64(code)
+		ev.Has |= ecs.HasExitCode
+	}
 	s.stats.ExitEvents++
 	return ev
 }
@@ -296,6 +297,14 @@ func (s *Sensor) fillProcessFull(ev *ecs.Event, p *process) {
 	ev.Process.Start = p.start
 	ev.Process.WorkingDirectory = p.cwd
 	ev.Has |= ecs.HasArgsCount | ecs.HasStart
+	if p.pgid > 0 {
+		ev.Process.GroupLeader.PID = int64(p.pgid)
+		ev.Has |= ecs.HasGroupLeaderPID
+	}
+	if p.sid > 0 {
+		ev.Process.SessionLeader.PID = int64(p.sid)
+		ev.Has |= ecs.HasSessionLeaderPID
+	}
 	if p.truncated {
 		ev.Process.ArgsTruncated = true
 		ev.Has |= ecs.HasArgsTruncated
@@ -332,6 +341,10 @@ func (s *Sensor) fillProcessFull(ev *ecs.Event, p *process) {
 	case p.ppid != 0 || p.pid == 1:
 		ev.Process.Parent.PID = int64(p.ppid)
 		ev.Has |= ecs.HasParentPID
+	}
+	if ev.Process.Parent.Args != nil {
+		ev.Process.Parent.ArgsCount = int64(len(ev.Process.Parent.Args))
+		ev.Has |= ecs.HasParentArgsCount
 	}
 }
 

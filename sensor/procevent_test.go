@@ -178,14 +178,16 @@ func TestEndEvents(t *testing.T) {
 	}
 	ev := evs[0]
 	if ev.Event.Action != "end" || !slices.Equal(ev.Event.Type, []string{"end"}) || !slices.Equal(ev.Event.Category, []string{"process"}) ||
-		ev.Process.PID != 800 || ev.Process.Name != "curl" || ev.Timestamp != exitAt.UnixNano() || ev.Process.Parent.PID != 400 {
+		ev.Process.PID != 800 || ev.Process.Name != "curl" || ev.Timestamp != exitAt.UnixNano() || ev.Process.Parent.PID != 400 ||
+		ev.Process.ExitCode != 7 || ev.Has&ecs.HasExitCode == 0 {
 		t.Fatalf("end event %+v", ev)
 	}
 	// zsh (400) vanishes without an exit event: the poll ends it.
 	fp.remove(400)
 	clk.t = t0.Add(time.Second)
 	evs = poll(t, s)
-	if len(evs) != 1 || evs[0].Event.Action != "end" || evs[0].Process.PID != 400 || evs[0].Timestamp != clk.t.UnixNano() {
+	if len(evs) != 1 || evs[0].Event.Action != "end" || evs[0].Process.PID != 400 || evs[0].Timestamp != clk.t.UnixNano() ||
+		evs[0].Has&ecs.HasExitCode != 0 {
 		t.Fatalf("poll: %v", evs)
 	}
 	if s.Stats().ExitEvents != 2 {
@@ -498,5 +500,39 @@ func TestExecReportedSourceReadsTheChildAtItsExec(t *testing.T) {
 	}
 	if len(s.pe.forkParent) != 0 {
 		t.Errorf("fork parents left: %v", s.pe.forkParent)
+	}
+}
+
+// TestLeadersAndParentArgsCount: process.group_leader.pid and
+// process.session_leader.pid come from the process table (Linux stat
+// fields 5 and 6; macOS e_pgid and getsid through Details), and
+// process.parent.args_count from the parent's args.
+func TestLeadersAndParentArgsCount(t *testing.T) {
+	s, fp, _, clk := newFixture()
+	poll(t, s)
+	fp.add(830, 400, t0.Add(100*time.Millisecond).UnixNano(), "dscl", "/usr/bin/dscl", "dscl", ".", "-read", "/Users/alice")
+	for i := range fp.entries {
+		if fp.entries[i].PID == 830 {
+			fp.entries[i].PGID, fp.entries[i].SID = 830, 399
+		}
+	}
+	clk.t = t0.Add(time.Second)
+	evs := poll(t, s)
+	if len(evs) != 1 {
+		t.Fatalf("%d events", len(evs))
+	}
+	p := evs[0].Process
+	if p.GroupLeader.PID != 830 || p.SessionLeader.PID != 399 || p.Parent.ArgsCount != 1 ||
+		evs[0].Has&(ecs.HasGroupLeaderPID|ecs.HasSessionLeaderPID|ecs.HasParentArgsCount) != ecs.HasGroupLeaderPID|ecs.HasSessionLeaderPID|ecs.HasParentArgsCount {
+		t.Fatalf("process %+v, has %b", p, evs[0].Has)
+	}
+	// macOS: the session comes with the details (getsid), not the listing.
+	fp.add(831, 400, t0.Add(1100*time.Millisecond).UnixNano(), "pbpaste", "/usr/bin/pbpaste", "pbpaste")
+	d := fp.details[831]
+	d.SID = 398
+	fp.details[831] = d
+	clk.t = t0.Add(2 * time.Second)
+	if evs := poll(t, s); len(evs) != 1 || evs[0].Process.SessionLeader.PID != 398 {
+		t.Fatalf("events %v", evs)
 	}
 }

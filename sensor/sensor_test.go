@@ -130,9 +130,10 @@ func TestExecEvent(t *testing.T) {
 			Name: "com.apple.automator.runner", Executable: runner, Args: []string{runner, "-psn_0_1"}, ArgsCount: 2,
 			CommandLine: runner + " -psn_0_1", Start: start,
 			Parent: ecs.Parent{PID: 400, EntityID: EntityID("8E1B0A8E-2F0C-4E57-A3A4-0D2C9E1B7F10", 400, t0.Add(-time.Minute).UnixNano()),
-				Name: "zsh", Executable: "/bin/zsh", Args: []string{"-zsh"}, CommandLine: "-zsh"}},
+				Name: "zsh", Executable: "/bin/zsh", Args: []string{"-zsh"}, ArgsCount: 1, CommandLine: "-zsh"}},
 		User: ecs.User{ID: "501", Name: "alice"},
-		Has:  ecs.HasTimestamp | ecs.HasCreated | ecs.HasSequence | ecs.HasPID | ecs.HasArgsCount | ecs.HasStart | ecs.HasParentPID,
+		Has: ecs.HasTimestamp | ecs.HasCreated | ecs.HasSequence | ecs.HasPID | ecs.HasArgsCount | ecs.HasStart | ecs.HasParentPID |
+			ecs.HasParentArgsCount,
 	}
 	if diff := diffEvents(&want, ev); diff != "" {
 		t.Fatal(diff)

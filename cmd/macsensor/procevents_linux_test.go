@@ -27,11 +27,18 @@ type peEvent struct {
 		Args             []string `json:"args"`
 		EntityID         string   `json:"entity_id"`
 		WorkingDirectory string   `json:"working_directory"`
-		Parent           struct {
+		GroupLeader      struct {
+			PID int64 `json:"pid"`
+		} `json:"group_leader"`
+		SessionLeader struct {
+			PID int64 `json:"pid"`
+		} `json:"session_leader"`
+		Parent struct {
 			PID        int64    `json:"pid"`
 			Name       string   `json:"name"`
 			Executable string   `json:"executable"`
 			Args       []string `json:"args"`
+			ArgsCount  int64    `json:"args_count"`
 			EntityID   string   `json:"entity_id"`
 		} `json:"parent"`
 	} `json:"process"`
@@ -134,7 +141,8 @@ func TestE2EProcessEventsShortHelpers(t *testing.T) {
 			pa := ev.Process.Parent
 			if ev.Process.Executable != exe || !slices.Equal(ev.Process.Args, args) || ev.Process.WorkingDirectory != e.work ||
 				pa.Name != "dash" && pa.Name != "sh" && pa.Name != "bash" || len(pa.Args) != 3 || pa.Args[1] != script ||
-				pa.Args[2] != fmt.Sprint(i) || pa.EntityID == "" || ev.Event.ID == "" {
+				pa.Args[2] != fmt.Sprint(i) || pa.ArgsCount != 3 || pa.EntityID == "" || ev.Event.ID == "" ||
+				ev.Process.GroupLeader.PID == 0 || ev.Process.SessionLeader.PID == 0 {
 				t.Errorf("round %d: %s: executable %q args %q cwd %q parent %+v", i, ev.Process.Name, ev.Process.Executable,
 					ev.Process.Args, ev.Process.WorkingDirectory, pa)
 				bad = true
