@@ -83,6 +83,7 @@ func (s *Sensor) PollProcesses(dst []*ecs.Event) ([]*ecs.Event, error) {
 	info := s.curInfo[:0]
 	s.newIdx = s.newIdx[:0]
 	var execs []int // same-pid execs: rare, allocation is fine
+	clear(s.vanished)
 	s.vanished = s.vanished[:0]
 	j := 0
 	for i := range cur {
@@ -152,7 +153,9 @@ func (s *Sensor) PollProcesses(dst []*ecs.Event) ([]*ecs.Event, error) {
 		}
 		p.ended = true
 	}
-	clear(s.vanished)
+	// s.vanished stays until the next process poll: a socket poll that
+	// read the table just now may attribute a connection to a process
+	// that exited since (recentlyGone).
 	s.pe.ended = 0 // the poll dropped every exited process
 	if len(s.pe.forkParent) > 0 {
 		s.expireForkParents()
@@ -248,6 +251,20 @@ func processName(executable string, comm [16]byte) string {
 		n++
 	}
 	return string(comm[:n])
+}
+
+// recentlyGone returns the process with the given pid that the last
+// process poll found gone, if its details were read while it lived: the
+// owner of a connection seen by the socket poll that triggered that process
+// poll, when it exited in between (a process event may have read it at its
+// exec, before the triggered poll came).
+func (s *Sensor) recentlyGone(pid int32) *process {
+	for _, p := range s.vanished {
+		if p.pid == pid && p.detailed {
+			return p
+		}
+	}
+	return nil
 }
 
 // lookup returns the live process with the given pid, or nil.

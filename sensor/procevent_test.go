@@ -8,6 +8,7 @@ import (
 	"github.com/macsensor/macsensor/sensor/ecs"
 	"github.com/macsensor/macsensor/sensor/proc"
 	"github.com/macsensor/macsensor/sensor/procevents"
+	"github.com/macsensor/macsensor/sensor/socket"
 )
 
 func fork(child, parent int32) procevents.Event {
@@ -533,6 +534,28 @@ func TestLeadersAndParentArgsCount(t *testing.T) {
 	fp.details[831] = d
 	clk.t = t0.Add(2 * time.Second)
 	if evs := poll(t, s); len(evs) != 1 || evs[0].Process.SessionLeader.PID != 398 {
+		t.Fatalf("events %v", evs)
+	}
+}
+
+// TestConnectionOfAProcessThatJustExited: a process read at its exec event,
+// that connects and exits before the SYN-triggered poll lists the process
+// table, still owns its connection.
+func TestConnectionOfAProcessThatJustExited(t *testing.T) {
+	s, fp, fs, clk := newFixture()
+	poll(t, s)
+	start := t0.Add(100 * time.Millisecond).UnixNano()
+	fp.add(870, 400, start, "com.apple.automa", "/x/com.apple.automator.runner", "runner")
+	clk.t = t0.Add(101 * time.Millisecond)
+	if evs := s.HandleProcessEvents(nil, []procevents.Event{fork(870, 400), execEv(870)}); len(evs) != 1 {
+		t.Fatalf("%d exec events", len(evs))
+	}
+	fp.remove(870)
+	fs.conns = append(fs.conns, conn(protoTCP, "127.0.0.1:50000", "127.0.0.1:8080", socket.SynSent, 870))
+	clk.t = t0.Add(120 * time.Millisecond)
+	evs := poll(t, s)
+	if len(evs) != 1 || evs[0].Event.Action != "connection_attempted" || evs[0].Process.Name != "com.apple.automator.runner" ||
+		evs[0].Process.EntityID != EntityID(s.opt.Host.ID, 870, start) {
 		t.Fatalf("events %v", evs)
 	}
 }
