@@ -1,0 +1,492 @@
+package files
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/macsensor/macsensor/sensor/ecs"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxDescriptors = 256
+	DefaultSettle         = 100 * time.Millisecond
+	DefaultRescan         = 10 * time.Second
+)
+
+// KqueueCost reports whether this OS's fsnotify backend is kqueue, which
+// costs one descriptor per entry of a watched folder (Options.CountEntries).
+var KqueueCost = runtime.GOOS == "darwin" || strings.HasSuffix(runtime.GOOS, "bsd") || runtime.GOOS == "dragonfly"
+
+// Options configure a Watcher.
+type Options struct {
+	// Paths are the folders to watch, most important first: the
+	// descriptor cap leaves out the last ones.
+	Paths []string
+	// MaxDescriptors caps the descriptors (kqueue) or watches (inotify) the
+	// folders may cost; DefaultMaxDescriptors when 0.
+	MaxDescriptors int
+	// CountEntries makes a folder cost 1 + its entries, as kqueue does
+	// (set it to KqueueCost); otherwise a folder costs 1.
+	CountEntries bool
+	// Settle is how long an entry must be quiet before its event is sent:
+	// a burst (create, write, chmod) is one event. DefaultSettle when 0.
+	Settle time.Duration
+	// Rescan is how often missing folders are looked for and the costs
+	// re-counted. DefaultRescan when 0.
+	Rescan time.Duration
+	// HeaderBytes is the length of file.Ext.header_bytes; HeaderBytes when
+	// 0, none when negative.
+	HeaderBytes int
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Stats counts what a Watcher does.
+type Stats struct {
+	Folders     int    // folders configured
+	Watched     int    // folders watched now
+	Missing     int    // folders that do not exist (or are not folders) now
+	NotWatched  int    // folders left out by the descriptor cap now
+	Descriptors int    // what the watched folders cost (kqueue: 1 + entries each, at the last count)
+	Events      uint64 // events emitted
+	Errors      uint64 // errors from fsnotify or while adding a folder
+	Overflows   uint64 // kernel queue overflows: events were lost
+	Capped      uint64 // times a folder was left out or dropped by the cap
+	LastError   string
+}
+
+// Folder is the state of one configured folder, for the status file.
+type Folder struct {
+	Path    string `json:"path"`
+	Real    string `json:"real,omitempty"` // with symbolic links resolved
+	Watched bool   `json:"watched"`
+	Cost    int    `json:"descriptors,omitempty"`
+	Reason  string `json:"reason,omitempty"` // why it is not watched
+}
+
+// Watcher emits file events for the entries of a list of folders.
+type Watcher struct {
+	opt Options
+	fsw *fsnotify.Watcher
+
+	// Owned by the goroutine that calls New, then by Run's.
+	folders []*folder
+	byReal  map[string]*folder
+	pending map[string]*pend
+	renames []rename
+	timer   *time.Timer
+	emit    func(*ecs.Event)
+
+	mu    sync.Mutex
+	stats Stats
+	snap  []Folder
+}
+
+type folder struct {
+	path    string
+	real    string // "" until watched
+	watched bool
+	cost    int
+	reason  string
+}
+
+// pend is an entry whose burst of operations is not over.
+type pend struct {
+	first   int64 // @timestamp: the first operation, Unix ns
+	due     time.Time
+	created bool
+	from    string // the old path of a rename into this entry
+}
+
+// rename is an entry renamed away, waiting for the create of its new name.
+type rename struct {
+	path string
+	at   int64
+	due  time.Time
+}
+
+// New starts watching the folders of opt that exist, within the cap. Their
+// current entries are not reported; later changes are, once Run runs.
+func New(opt Options) (*Watcher, error) {
+	if opt.MaxDescriptors <= 0 {
+		opt.MaxDescriptors = DefaultMaxDescriptors
+	}
+	if opt.Settle <= 0 {
+		opt.Settle = DefaultSettle
+	}
+	if opt.Rescan <= 0 {
+		opt.Rescan = DefaultRescan
+	}
+	if opt.HeaderBytes == 0 {
+		opt.HeaderBytes = HeaderBytes
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("files: %w", err)
+	}
+	w := &Watcher{opt: opt, fsw: fsw, byReal: map[string]*folder{}, pending: map[string]*pend{}}
+	seen := map[string]bool{}
+	for _, p := range opt.Paths {
+		p = filepath.Clean(p)
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		w.folders = append(w.folders, &folder{path: p})
+	}
+	w.scan(false)
+	return w, nil
+}
+
+// Close stops watching and releases the descriptors. Call it after Run
+// has returned.
+func (w *Watcher) Close() error { return w.fsw.Close() }
+
+// Stats returns the counters; safe from any goroutine.
+func (w *Watcher) Stats() Stats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stats
+}
+
+// Folders returns the state of every configured folder; safe from any
+// goroutine.
+func (w *Watcher) Folders() []Folder {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Folder(nil), w.snap...)
+}
+
+// Run emits events until ctx is done. emit must not block (hand the event
+// over to a bounded queue); it owns the event.
+func (w *Watcher) Run(ctx context.Context, emit func(*ecs.Event)) {
+	w.emit = emit
+	w.timer = time.NewTimer(time.Hour)
+	w.timer.Stop()
+	defer w.timer.Stop()
+	rescan := time.NewTicker(w.opt.Rescan)
+	defer rescan.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			w.flush(time.Time{}) // hand over what is waiting
+			return
+		case ev, ok := <-w.fsw.Events:
+			if !ok {
+				return
+			}
+			w.handle(ev)
+		case err, ok := <-w.fsw.Errors:
+			if !ok {
+				return
+			}
+			w.fail(err)
+		case <-w.timer.C:
+			w.flush(w.opt.Now())
+		case <-rescan.C:
+			w.scan(true)
+		}
+	}
+}
+
+func (w *Watcher) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if errors.Is(err, fsnotify.ErrEventOverflow) {
+		w.stats.Overflows++
+	}
+	w.stats.Errors++
+	w.stats.LastError = err.Error()
+}
+
+// handle takes one fsnotify event.
+func (w *Watcher) handle(ev fsnotify.Event) {
+	name := filepath.Clean(ev.Name)
+	now := w.opt.Now()
+	if f := w.byReal[name]; f != nil {
+		// The folder itself: deleted or renamed away. Stop watching it
+		// (inotify keeps a renamed folder's watch) and look for it again
+		// at every rescan.
+		if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+			w.flush(time.Time{})
+			w.unwatch(f, "deleted")
+			w.publish()
+		}
+		return
+	}
+	if w.byReal[filepath.Dir(name)] == nil {
+		return // an entry's own watch outside our folders
+	}
+	switch {
+	case ev.Has(fsnotify.Remove):
+		w.flushOne(name)
+		w.send(fileEvent(name, typeDeletion, ActionDeletion, now.UnixNano(), nil, nil, ""))
+	case ev.Has(fsnotify.Rename):
+		at := now.UnixNano()
+		if p := w.pending[name]; p != nil {
+			// Written and renamed within the settle time (an editor's or
+			// MDM's write-then-rename): one event, the rename, from the
+			// first write.
+			delete(w.pending, name)
+			at = p.first
+		}
+		w.renames = append(w.renames, rename{path: name, at: at, due: now.Add(w.opt.Settle)})
+		w.arm()
+	case ev.Has(fsnotify.Create), ev.Has(fsnotify.Write):
+		p := w.pending[name]
+		if p == nil {
+			p = &pend{first: now.UnixNano()}
+			w.pending[name] = p
+		}
+		p.due = now.Add(w.opt.Settle)
+		if ev.Has(fsnotify.Create) {
+			p.created = true
+			if len(w.renames) > 0 && p.from == "" {
+				// The new name of the entry renamed last (fsnotify does not
+				// pair renames on kqueue; the create of the new name follows
+				// the rename of the old within the settle time).
+				r := w.renames[len(w.renames)-1]
+				w.renames = w.renames[:len(w.renames)-1]
+				p.from, p.first = r.path, r.at
+			}
+		}
+		w.arm()
+	}
+	// A chmod alone is no event: Defend has none, and inotify sends one
+	// with every delete.
+}
+
+// arm sets the timer to the earliest due time.
+func (w *Watcher) arm() {
+	var next time.Time
+	for _, p := range w.pending {
+		if next.IsZero() || p.due.Before(next) {
+			next = p.due
+		}
+	}
+	for _, r := range w.renames {
+		if next.IsZero() || r.due.Before(next) {
+			next = r.due
+		}
+	}
+	if next.IsZero() {
+		return
+	}
+	w.timer.Stop()
+	w.timer.Reset(max(next.Sub(w.opt.Now()), 0))
+}
+
+// flush sends the entries due by now (all of them when now is zero), in
+// the order of their first operation.
+func (w *Watcher) flush(now time.Time) {
+	var due []string
+	for name, p := range w.pending {
+		if now.IsZero() || !p.due.After(now) {
+			due = append(due, name)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return w.pending[due[i]].first < w.pending[due[j]].first })
+	kept := w.renames[:0]
+	for _, r := range w.renames {
+		if now.IsZero() || !r.due.After(now) {
+			// Renamed out of the watched folders (or its new name was
+			// never seen): the old path is all there is.
+			w.send(fileEvent(r.path, typeChange, ActionRename, r.at, nil, nil, r.path))
+			continue
+		}
+		kept = append(kept, r)
+	}
+	w.renames = kept
+	for _, name := range due {
+		w.flushOne(name)
+	}
+	if w.timer != nil {
+		w.arm()
+	}
+}
+
+// flushOne sends the pending event of one entry, if any, with the entry's
+// state now.
+func (w *Watcher) flushOne(name string) {
+	p := w.pending[name]
+	if p == nil {
+		return
+	}
+	delete(w.pending, name)
+	typ, action := typeChange, ActionModification
+	if p.created {
+		typ = typeCreation
+	}
+	if p.from != "" {
+		typ, action = typeChange, ActionRename
+	}
+	w.send(w.entryEvent(name, typ, action, p.first, p.from))
+}
+
+// entryEvent builds the event of an entry from its state now.
+func (w *Watcher) entryEvent(name string, typ []string, action string, ts int64, from string) *ecs.Event {
+	fi, err := os.Lstat(name)
+	if err != nil {
+		fi = nil
+	}
+	var header []byte
+	if fi != nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+		header = readHeader(name, w.opt.HeaderBytes)
+	}
+	return fileEvent(name, typ, action, ts, fi, header, from)
+}
+
+func (w *Watcher) send(ev *ecs.Event) {
+	w.mu.Lock()
+	w.stats.Events++
+	w.mu.Unlock()
+	if w.emit != nil {
+		w.emit(ev)
+	}
+}
+
+// scan adds the folders not watched yet, within the cap, and re-counts the
+// cost of the watched ones. With report, the entries of a folder that
+// appeared are sent as created.
+func (w *Watcher) scan(report bool) {
+	used := 0
+	for _, f := range w.folders {
+		if !f.watched {
+			continue
+		}
+		f.cost = w.cost(f.real)
+		used += f.cost
+	}
+	// Over the cap (files were created since): drop the last-added.
+	for i := len(w.folders) - 1; i >= 0 && used > w.opt.MaxDescriptors; i-- {
+		if f := w.folders[i]; f.watched {
+			used -= f.cost
+			w.unwatch(f, "descriptor cap")
+			w.count(func(s *Stats) { s.Capped++ })
+		}
+	}
+	for _, f := range w.folders {
+		if f.watched {
+			continue
+		}
+		real, err := filepath.EvalSymlinks(f.path)
+		if err != nil {
+			f.reason = "missing"
+			continue
+		}
+		fi, err := os.Stat(real)
+		if err != nil || !fi.IsDir() {
+			f.reason = "not a folder"
+			continue
+		}
+		if g := w.byReal[real]; g != nil && g != f {
+			f.reason = "same folder as " + g.path
+			continue
+		}
+		cost := w.cost(real)
+		if used+cost > w.opt.MaxDescriptors {
+			if f.reason != "descriptor cap" {
+				w.count(func(s *Stats) { s.Capped++ })
+			}
+			f.reason = "descriptor cap"
+			continue
+		}
+		if err := w.fsw.Add(real); err != nil {
+			f.reason = err.Error()
+			w.fail(fmt.Errorf("files: watch %s: %w", real, err))
+			continue
+		}
+		f.real, f.watched, f.cost, f.reason = real, true, cost, ""
+		w.byReal[real] = f
+		used += cost
+		if report {
+			w.reportEntries(real)
+		}
+	}
+	w.publish()
+}
+
+// reportEntries sends the entries of a folder that appeared as created:
+// they were written while nothing watched.
+func (w *Watcher) reportEntries(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	ts := w.opt.Now().UnixNano()
+	for _, e := range ents {
+		name := filepath.Join(dir, e.Name())
+		w.flushOne(name)
+		w.send(w.entryEvent(name, typeCreation, ActionModification, ts, ""))
+	}
+}
+
+// cost is what watching dir costs: 1, plus 1 per entry that fsnotify's
+// kqueue backend opens (everything but sockets and FIFOs).
+func (w *Watcher) cost(dir string) int {
+	if !w.opt.CountEntries {
+		return 1
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 1
+	}
+	n := 1
+	for _, e := range ents {
+		if t := e.Type(); t&(os.ModeSocket|os.ModeNamedPipe) == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func (w *Watcher) unwatch(f *folder, reason string) {
+	if f.watched {
+		_ = w.fsw.Remove(f.real) // gone already when the folder was deleted
+		delete(w.byReal, f.real)
+	}
+	f.watched, f.real, f.cost, f.reason = false, "", 0, reason
+}
+
+func (w *Watcher) count(fn func(*Stats)) {
+	w.mu.Lock()
+	fn(&w.stats)
+	w.mu.Unlock()
+}
+
+// publish recomputes the folder counts for Stats and Folders.
+func (w *Watcher) publish() {
+	snap := make([]Folder, len(w.folders))
+	var st Stats
+	for i, f := range w.folders {
+		snap[i] = Folder{Path: f.path, Real: f.real, Watched: f.watched, Cost: f.cost, Reason: f.reason}
+		switch {
+		case f.watched:
+			st.Watched++
+			st.Descriptors += f.cost
+		case f.reason == "descriptor cap":
+			st.NotWatched++
+		default:
+			st.Missing++
+		}
+	}
+	w.mu.Lock()
+	w.stats.Folders = len(w.folders)
+	w.stats.Watched, w.stats.Missing, w.stats.NotWatched, w.stats.Descriptors = st.Watched, st.Missing, st.NotWatched, st.Descriptors
+	w.snap = snap
+	w.mu.Unlock()
+}
