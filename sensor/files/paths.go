@@ -1,18 +1,20 @@
 package files
 
 import (
-	"os"
 	"path/filepath"
-	"sort"
+	"strings"
 )
 
 // SystemFolders are the persistence folders of macOS that the file events
-// watch by default, as absolute paths on the Mac. /etc/periodic/* is
-// expanded by DefaultPaths.
+// watch by default, as absolute paths on the Mac. A path ending in "/*" is
+// the folder and each folder in it, one level down, as they come and go:
+// periodic(8) runs the scripts of /etc/periodic/{daily,weekly,monthly},
+// and a startup item is a folder of /Library/StartupItems holding its
+// StartupParameters.plist.
 var SystemFolders = []string{
 	"/Library/LaunchAgents",
 	"/Library/LaunchDaemons",
-	"/Library/StartupItems",
+	"/Library/StartupItems/*",
 	"/Library/Services",
 	"/Library/Security/SecurityAgentPlugins",
 	"/Library/DirectoryServices/PlugIns",
@@ -28,54 +30,33 @@ var UserFolders = []string{
 	"Library/Services",
 }
 
-// periodicDefault is what /etc/periodic/* stands for when the folder
-// cannot be listed: the three folders periodic(8) runs.
-var periodicDefault = []string{"daily", "weekly", "monthly"}
-
 // DefaultPaths returns the default watch list of a Mac whose file system
 // is seen under root ("" or "/" for the real one; tests build a Mac-shaped
-// tree in a temporary folder): SystemFolders with /etc/periodic/* expanded
-// to the folders it holds, then UserFolders under every user's home. Each
-// path is under root; folders that do not exist are listed all the same
-// (the Watcher looks for them at every rescan).
+// tree in a temporary folder): SystemFolders, then UserFolders under every
+// user's home. Folders that do not exist are listed all the same (the
+// Watcher looks for them at every rescan).
 func DefaultPaths(root string, users []User) []string {
 	if root == "" {
 		root = "/"
 	}
 	var out []string
 	for _, p := range SystemFolders {
-		if filepath.Base(p) == "*" {
-			out = append(out, expandDirs(root, filepath.Dir(p))...)
-			continue
-		}
-		out = append(out, filepath.Join(root, p))
+		out = append(out, join(root, p))
 	}
 	for _, u := range users {
 		for _, p := range UserFolders {
-			out = append(out, filepath.Join(root, u.Home, p))
+			out = append(out, join(root, u.Home, p))
 		}
 	}
 	return out
 }
 
-// expandDirs lists the folders in root/dir (sorted), or the periodic
-// defaults when it cannot be listed.
-func expandDirs(root, dir string) []string {
-	var names []string
-	if ents, err := os.ReadDir(filepath.Join(root, dir)); err == nil {
-		for _, e := range ents {
-			if e.IsDir() {
-				names = append(names, e.Name())
-			}
-		}
+// join is filepath.Join keeping a trailing "/*".
+func join(parts ...string) string {
+	last := parts[len(parts)-1]
+	if strings.HasSuffix(last, "/*") {
+		parts[len(parts)-1] = strings.TrimSuffix(last, "/*")
+		return filepath.Join(parts...) + "/*"
 	}
-	if len(names) == 0 {
-		names = periodicDefault
-	}
-	sort.Strings(names)
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = filepath.Join(root, dir, n)
-	}
-	return out
+	return filepath.Join(parts...)
 }

@@ -28,13 +28,11 @@ func TestDefaultPathsMacTree(t *testing.T) {
 	want := []string{
 		"/Library/LaunchAgents",
 		"/Library/LaunchDaemons",
-		"/Library/StartupItems",
+		"/Library/StartupItems/*",
 		"/Library/Services",
 		"/Library/Security/SecurityAgentPlugins",
 		"/Library/DirectoryServices/PlugIns",
-		"/etc/periodic/daily",
-		"/etc/periodic/monthly",
-		"/etc/periodic/weekly",
+		"/etc/periodic/*",
 		"/etc/emond.d/rules",
 		"/var/db/emondClients",
 		"/usr/lib/cron/tabs",
@@ -47,19 +45,6 @@ func TestDefaultPathsMacTree(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultPaths =\n%q\nwant\n%q", got, want)
-	}
-}
-
-func TestDefaultPathsNoPeriodic(t *testing.T) {
-	got := DefaultPaths(t.TempDir(), nil)
-	var periodic []string
-	for _, p := range got {
-		if strings.Contains(p, "/etc/periodic/") {
-			periodic = append(periodic, filepath.Base(p))
-		}
-	}
-	if want := []string{"daily", "monthly", "weekly"}; !reflect.DeepEqual(periodic, want) {
-		t.Errorf("periodic folders without /etc/periodic = %v, want %v", periodic, want)
 	}
 }
 

@@ -87,6 +87,8 @@ type Watcher struct {
 	renames []rename
 	timer   *time.Timer
 	emit    func(*ecs.Event)
+	gone    string // the subfolder whose deletion was just reported
+	goneAt  time.Time
 
 	mu    sync.Mutex
 	stats Stats
@@ -94,11 +96,13 @@ type Watcher struct {
 }
 
 type folder struct {
-	path    string
+	path    string // as configured, without a trailing "/*"
 	real    string // "" until watched
 	watched bool
 	cost    int
 	reason  string
+	nested  bool    // configured as "path/*": its subfolders are watched too
+	parent  *folder // the "dir/*" folder of a subfolder
 }
 
 // pend is an entry whose burst of operations is not over.
@@ -141,12 +145,13 @@ func New(opt Options) (*Watcher, error) {
 	w := &Watcher{opt: opt, fsw: fsw, byReal: map[string]*folder{}, pending: map[string]*pend{}}
 	seen := map[string]bool{}
 	for _, p := range opt.Paths {
-		p = filepath.Clean(p)
+		nested := strings.HasSuffix(p, "/*")
+		p = filepath.Clean(strings.TrimSuffix(p, "/*"))
 		if seen[p] {
 			continue
 		}
 		seen[p] = true
-		w.folders = append(w.folders, &folder{path: p})
+		w.folders = append(w.folders, &folder{path: p, nested: nested})
 	}
 	w.scan(false)
 	return w, nil
@@ -224,7 +229,22 @@ func (w *Watcher) handle(ev fsnotify.Event) {
 		if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
 			w.flush(time.Time{})
 			w.unwatch(f, "deleted")
+			if f.parent == nil {
+				w.publish()
+				return
+			}
+			// A subfolder: forget it and report its removal from its
+			// folder. inotify also sends the folder's own event for it
+			// (the parent's); kqueue sends one: skip a second one.
+			for i, g := range w.folders {
+				if g == f {
+					w.folders = append(w.folders[:i], w.folders[i+1:]...)
+					break
+				}
+			}
 			w.publish()
+			w.send(fileEvent(name, typeDeletion, ActionDeletion, now.UnixNano(), nil, nil, ""))
+			w.gone, w.goneAt = name, now
 		}
 		return
 	}
@@ -233,6 +253,10 @@ func (w *Watcher) handle(ev fsnotify.Event) {
 	}
 	switch {
 	case ev.Has(fsnotify.Remove):
+		if name == w.gone && now.Sub(w.goneAt) < w.opt.Settle {
+			w.gone = ""
+			return // reported with its folder's own event
+		}
 		w.flushOne(name)
 		w.send(fileEvent(name, typeDeletion, ActionDeletion, now.UnixNano(), nil, nil, ""))
 	case ev.Has(fsnotify.Rename):
@@ -254,6 +278,11 @@ func (w *Watcher) handle(ev fsnotify.Event) {
 		}
 		p.due = now.Add(w.opt.Settle)
 		if ev.Has(fsnotify.Create) {
+			if parent := w.byReal[filepath.Dir(name)]; parent.nested && isDir(name) {
+				used := w.used()
+				w.child(parent, name, &used, true)
+				w.publish()
+			}
 			p.created = true
 			if len(w.renames) > 0 && p.from == "" {
 				// The new name of the entry renamed last (fsnotify does not
@@ -283,7 +312,7 @@ func (w *Watcher) arm() {
 			next = r.due
 		}
 	}
-	if next.IsZero() {
+	if next.IsZero() || w.timer == nil {
 		return
 	}
 	w.timer.Stop()
@@ -379,45 +408,95 @@ func (w *Watcher) scan(report bool) {
 			w.count(func(s *Stats) { s.Capped++ })
 		}
 	}
+	// Subfolders whose folder is gone, or which are gone, are forgotten.
+	kept := w.folders[:0]
 	for _, f := range w.folders {
-		if f.watched {
+		if f.parent != nil && (!f.parent.watched || !f.watched && !isDir(f.path)) {
+			w.unwatch(f, "")
 			continue
 		}
-		real, err := filepath.EvalSymlinks(f.path)
+		kept = append(kept, f)
+	}
+	clear(w.folders[len(kept):])
+	w.folders = kept
+	for _, f := range w.folders {
+		if !f.watched && f.parent == nil {
+			w.add(f, &used, report)
+		}
+	}
+	// The subfolders of "dir/*" folders, one level down.
+	for _, f := range w.folders {
+		if !f.nested || !f.watched {
+			continue
+		}
+		ents, err := os.ReadDir(f.real)
 		if err != nil {
-			f.reason = "missing"
 			continue
 		}
-		fi, err := os.Stat(real)
-		if err != nil || !fi.IsDir() {
-			f.reason = "not a folder"
-			continue
-		}
-		if g := w.byReal[real]; g != nil && g != f {
-			f.reason = "same folder as " + g.path
-			continue
-		}
-		cost := w.cost(real)
-		if used+cost > w.opt.MaxDescriptors {
-			if f.reason != "descriptor cap" {
-				w.count(func(s *Stats) { s.Capped++ })
+		for _, e := range ents {
+			if e.IsDir() {
+				w.child(f, filepath.Join(f.real, e.Name()), &used, report)
 			}
-			f.reason = "descriptor cap"
-			continue
-		}
-		if err := w.fsw.Add(real); err != nil {
-			f.reason = err.Error()
-			w.fail(fmt.Errorf("files: watch %s: %w", real, err))
-			continue
-		}
-		f.real, f.watched, f.cost, f.reason = real, true, cost, ""
-		w.byReal[real] = f
-		used += cost
-		if report {
-			w.reportEntries(real)
 		}
 	}
 	w.publish()
+}
+
+// child watches sub, a subfolder of the "dir/*" folder f, unless it is
+// watched already or left out.
+func (w *Watcher) child(f *folder, sub string, used *int, report bool) {
+	for _, g := range w.folders {
+		if g.parent == f && g.path == sub {
+			if !g.watched {
+				w.add(g, used, report)
+			}
+			return
+		}
+	}
+	g := &folder{path: sub, parent: f}
+	w.folders = append(w.folders, g)
+	w.add(g, used, report)
+}
+
+// add watches f if it exists and fits under the cap.
+func (w *Watcher) add(f *folder, used *int, report bool) {
+	real, err := filepath.EvalSymlinks(f.path)
+	if err != nil {
+		f.reason = "missing"
+		return
+	}
+	if !isDir(real) {
+		f.reason = "not a folder"
+		return
+	}
+	if g := w.byReal[real]; g != nil && g != f {
+		f.reason = "same folder as " + g.path
+		return
+	}
+	cost := w.cost(real)
+	if *used+cost > w.opt.MaxDescriptors {
+		if f.reason != "descriptor cap" {
+			w.count(func(s *Stats) { s.Capped++ })
+		}
+		f.reason = "descriptor cap"
+		return
+	}
+	if err := w.fsw.Add(real); err != nil {
+		f.reason = err.Error()
+		w.fail(fmt.Errorf("files: watch %s: %w", real, err))
+		return
+	}
+	f.real, f.watched, f.cost, f.reason = real, true, cost, ""
+	w.byReal[real] = f
+	*used += cost
+	if report {
+		w.reportEntries(real)
+	}
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 // reportEntries sends the entries of a folder that appeared as created:
@@ -427,12 +506,19 @@ func (w *Watcher) reportEntries(dir string) {
 	if err != nil {
 		return
 	}
-	ts := w.opt.Now().UnixNano()
+	now := w.opt.Now()
 	for _, e := range ents {
+		// Pending, not sent: the watch may already have seen the entry
+		// being written; the two make one event.
 		name := filepath.Join(dir, e.Name())
-		w.flushOne(name)
-		w.send(w.entryEvent(name, typeCreation, ActionModification, ts, ""))
+		p := w.pending[name]
+		if p == nil {
+			p = &pend{first: now.UnixNano()}
+			w.pending[name] = p
+		}
+		p.created, p.due = true, now.Add(w.opt.Settle)
 	}
+	w.arm()
 }
 
 // cost is what watching dir costs: 1, plus 1 per entry that fsnotify's
@@ -449,6 +535,17 @@ func (w *Watcher) cost(dir string) int {
 	for _, e := range ents {
 		if t := e.Type(); t&(os.ModeSocket|os.ModeNamedPipe) == 0 {
 			n++
+		}
+	}
+	return n
+}
+
+// used is what the watched folders cost now.
+func (w *Watcher) used() int {
+	n := 0
+	for _, f := range w.folders {
+		if f.watched {
+			n += f.cost
 		}
 	}
 	return n

@@ -288,3 +288,72 @@ func TestWatcherSameFolderTwice(t *testing.T) {
 	os.WriteFile(p, []byte("* * * * * id\n"), 0o600)
 	s.wait(t, "the crontab under its resolved path", has(p, ActionModification))
 }
+
+func TestWatcherNestedFolders(t *testing.T) {
+	dir := t.TempDir()
+	items := filepath.Join(dir, "StartupItems")
+	os.MkdirAll(filepath.Join(items, "Old"), 0o755)
+	w, s := start(t, Options{Paths: []string{items + "/*"}, Rescan: 20 * time.Millisecond})
+	if st := w.Stats(); st.Watched != 2 {
+		t.Fatalf("stats = %+v, want the folder and its subfolder watched", st)
+	}
+	// A new startup item: its folder, then its plist one level down.
+	evil := filepath.Join(items, "Evil")
+	os.Mkdir(evil, 0o755)
+	params := filepath.Join(evil, "StartupParameters.plist")
+	os.WriteFile(params, []byte("<plist/>"), 0o644)
+	evs := s.wait(t, "the startup item and its plist", func(evs []*ecs.Event) bool {
+		return has(params, ActionModification)(evs) && has(evil, ActionModification)(evs)
+	})
+	if len(find(evs, evil, ActionModification)) != 1 {
+		t.Errorf("the item folder's creation: %d events, want 1:\n%s", len(find(evs, evil, ActionModification)), dump(evs))
+	}
+	if n := len(find(evs, params, ActionModification)); n != 1 {
+		t.Errorf("%d events for the plist, want 1:\n%s", n, dump(evs))
+	}
+	if st := w.Stats(); st.Watched != 3 {
+		t.Errorf("stats = %+v, want 3 folders watched", st)
+	}
+	// The item removed: one deletion for its plist, one for its folder, and
+	// the folder forgotten.
+	s.reset()
+	os.RemoveAll(evil)
+	marker := filepath.Join(items, "marker")
+	evs = s.wait(t, "the item's deletion", has(evil, ActionDeletion))
+	os.WriteFile(marker, nil, 0o644)
+	evs = s.wait(t, "the marker", has(marker, ActionModification))
+	if n := len(find(evs, evil, ActionDeletion)); n != 1 {
+		t.Errorf("%d deletions of the item folder, want 1:\n%s", n, dump(evs))
+	}
+	if n := len(find(evs, params, ActionDeletion)); n != 1 {
+		t.Errorf("%d deletions of the plist, want 1:\n%s", n, dump(evs))
+	}
+	if st := w.Stats(); st.Watched != 2 || st.Folders != 2 {
+		t.Errorf("stats = %+v, want 2 folders, both watched", st)
+	}
+}
+
+func TestWatcherMacTree(t *testing.T) {
+	root := t.TempDir()
+	entries := macTree(t, root)
+	users, _ := ReadUsers(filepath.Join(root, DSLocalUsers))
+	w, err := New(Options{Paths: DefaultPaths(root, users), CountEntries: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	st := w.Stats()
+	// 16 folders listed; 12 exist (StartupItems, emondClients and the
+	// Services of root and bob do not); plus periodic's daily, weekly and
+	// monthly: 15 watched. kqueue's cost: one per watched folder, one per
+	// entry (the files, and periodic's three folders as entries of
+	// /etc/periodic).
+	if st.Folders != 19 || st.Watched != 15 || st.Missing != 4 || st.NotWatched != 0 || st.Descriptors != 15+entries+3 {
+		t.Errorf("stats = %+v; want 19 folders, 15 watched, 4 missing, %d descriptors", st, 15+entries+3)
+	}
+	for _, f := range w.Folders() {
+		if strings.Contains(f.Path, "/etc/periodic") && !strings.HasPrefix(f.Real, filepath.Join(root, "private/etc/periodic")) {
+			t.Errorf("folder %+v: want its resolved path under /private/etc", f)
+		}
+	}
+}
