@@ -28,6 +28,11 @@
 // cost one each) and drops the last-added folders when the total has grown
 // over the cap. On inotify a folder costs one watch whatever it holds.
 //
+// A path ending in "/*" is a folder and its subfolders, one level down, as
+// they come and go (/etc/periodic/*: daily, weekly, monthly;
+// /Library/StartupItems/*: each item's folder and the
+// StartupParameters.plist in it).
+//
 // Folders that do not exist, or are deleted, are looked for again at every
 // rescan; the entries of a folder that appears are reported as created.
 package files

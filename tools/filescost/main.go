@@ -58,8 +58,8 @@ func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	go w.Run(ctx, func(e *ecs.Event) { evs <- e })
 
-	fmt.Printf("tree: %d users with a home, %d entries in watched folders, %d folders listed\n", len(us), entries, len(paths))
-	fmt.Printf("default list: %d watched, %d missing, %d not watched (cap)\n", st.Watched, st.Missing, st.NotWatched)
+	fmt.Printf("tree: %d users with a home, %d files in watched folders, %d paths listed\n", len(us), entries, len(paths))
+	fmt.Printf("default list: %d folders (subfolders of dir/* included): %d watched, %d missing, %d not watched (cap)\n", st.Folders, st.Watched, st.Missing, st.NotWatched)
 	fmt.Printf("kqueue (macOS) descriptors, estimated: %d (cap %d)\n", kst.Descriptors, files.DefaultMaxDescriptors)
 	fmt.Printf("inotify (Linux): %d watches, descriptors opened by the watcher: %d\n", st.Descriptors, fd2-fd1)
 	fmt.Printf("RSS: %.1f MiB before, %.1f MiB with the watcher (process; fds before %d)\n", float64(rss0)/(1<<20), float64(rss2)/(1<<20), fd0)
