@@ -37,9 +37,39 @@ const (
 	ActionDeletion     = "deletion"
 )
 
-// fileEvent builds the ECS event of one entry. fi is the entry's Lstat
-// (nil when it is gone); original is the old path of a rename.
-func fileEvent(path string, typ []string, action string, ts int64, fi os.FileInfo, header []byte, original string) *ecs.Event {
+// Op is what happened to an entry, as an event reports it.
+type Op int
+
+// The operations.
+const (
+	Created Op = iota // event.type creation, event.action modification
+	Changed           // event.type change, event.action modification
+	Renamed           // event.type change, event.action rename
+	Deleted           // event.type deletion, event.action deletion
+)
+
+// Entry is what is known of an entry when its event is built.
+type Entry struct {
+	Size     int64  // file.size, when HasSize
+	HasSize  bool   // a regular file whose size was read
+	Inode    uint64 // file.inode, when HasInode
+	HasInode bool
+	Header   []byte // the first bytes (file.Ext.header_bytes)
+	Original string // file.Ext.original.path of a rename
+}
+
+// NewEvent builds the event the Watcher emits for path: the same shape,
+// for tests and tools that need file events of a Mac's paths.
+func NewEvent(path string, op Op, ts int64, e Entry) *ecs.Event {
+	typ, action := typeChange, ActionModification
+	switch op {
+	case Created:
+		typ = typeCreation
+	case Renamed:
+		action = ActionRename
+	case Deleted:
+		typ, action = typeDeletion, ActionDeletion
+	}
 	ev := &ecs.Event{
 		Timestamp: ts,
 		Has:       ecs.HasTimestamp,
@@ -61,26 +91,36 @@ func fileEvent(path string, typ []string, action string, ts int64, fi os.FileInf
 	if ext := extension(name); ext != "" {
 		fs.Set("file.extension", ecs.String(ext))
 	}
-	if fi != nil {
-		if fi.Mode().IsRegular() {
-			fs.Set("file.size", ecs.Int(fi.Size()))
-		}
-		if ino, ok := inode(fi); ok {
-			fs.Set("file.inode", ecs.String(strconv.FormatUint(ino, 10)))
-		}
+	if e.HasSize {
+		fs.Set("file.size", ecs.Int(e.Size))
 	}
-	if len(header) > 0 {
-		fs.Set("file.Ext.header_bytes", ecs.String(hex.EncodeToString(header)))
+	if e.HasInode {
+		fs.Set("file.inode", ecs.String(strconv.FormatUint(e.Inode, 10)))
 	}
-	if original != "" {
-		fs.Set("file.Ext.original.path", ecs.String(original))
-		fs.Set("file.Ext.original.name", ecs.String(filepath.Base(original)))
-		if ext := extension(filepath.Base(original)); ext != "" {
+	if len(e.Header) > 0 {
+		fs.Set("file.Ext.header_bytes", ecs.String(hex.EncodeToString(e.Header)))
+	}
+	if e.Original != "" {
+		fs.Set("file.Ext.original.path", ecs.String(e.Original))
+		fs.Set("file.Ext.original.name", ecs.String(filepath.Base(e.Original)))
+		if ext := extension(filepath.Base(e.Original)); ext != "" {
 			fs.Set("file.Ext.original.extension", ecs.String(ext))
 		}
 	}
 	ev.Fields = fs
 	return ev
+}
+
+// entryOf describes an entry from its Lstat (nil when it is gone).
+func entryOf(fi os.FileInfo, header []byte, original string) Entry {
+	e := Entry{Header: header, Original: original}
+	if fi != nil {
+		if fi.Mode().IsRegular() {
+			e.Size, e.HasSize = fi.Size(), true
+		}
+		e.Inode, e.HasInode = inode(fi)
+	}
+	return e
 }
 
 // extension is ECS file.extension: the part after the last dot, without

@@ -243,7 +243,7 @@ func (w *Watcher) handle(ev fsnotify.Event) {
 				}
 			}
 			w.publish()
-			w.send(fileEvent(name, typeDeletion, ActionDeletion, now.UnixNano(), nil, nil, ""))
+			w.send(NewEvent(name, Deleted, now.UnixNano(), Entry{}))
 			w.gone, w.goneAt = name, now
 		}
 		return
@@ -258,7 +258,7 @@ func (w *Watcher) handle(ev fsnotify.Event) {
 			return // reported with its folder's own event
 		}
 		w.flushOne(name)
-		w.send(fileEvent(name, typeDeletion, ActionDeletion, now.UnixNano(), nil, nil, ""))
+		w.send(NewEvent(name, Deleted, now.UnixNano(), Entry{}))
 	case ev.Has(fsnotify.Rename):
 		at := now.UnixNano()
 		if p := w.pending[name]; p != nil {
@@ -334,7 +334,7 @@ func (w *Watcher) flush(now time.Time) {
 		if now.IsZero() || !r.due.After(now) {
 			// Renamed out of the watched folders (or its new name was
 			// never seen): the old path is all there is.
-			w.send(fileEvent(r.path, typeChange, ActionRename, r.at, nil, nil, r.path))
+			w.send(NewEvent(r.path, Renamed, r.at, Entry{Original: r.path}))
 			continue
 		}
 		kept = append(kept, r)
@@ -356,18 +356,18 @@ func (w *Watcher) flushOne(name string) {
 		return
 	}
 	delete(w.pending, name)
-	typ, action := typeChange, ActionModification
+	op := Changed
 	if p.created {
-		typ = typeCreation
+		op = Created
 	}
 	if p.from != "" {
-		typ, action = typeChange, ActionRename
+		op = Renamed
 	}
-	w.send(w.entryEvent(name, typ, action, p.first, p.from))
+	w.send(w.entryEvent(name, op, p.first, p.from))
 }
 
 // entryEvent builds the event of an entry from its state now.
-func (w *Watcher) entryEvent(name string, typ []string, action string, ts int64, from string) *ecs.Event {
+func (w *Watcher) entryEvent(name string, op Op, ts int64, from string) *ecs.Event {
 	fi, err := os.Lstat(name)
 	if err != nil {
 		fi = nil
@@ -376,7 +376,7 @@ func (w *Watcher) entryEvent(name string, typ []string, action string, ts int64,
 	if fi != nil && fi.Mode().IsRegular() && fi.Size() > 0 {
 		header = readHeader(name, w.opt.HeaderBytes)
 	}
-	return fileEvent(name, typ, action, ts, fi, header, from)
+	return NewEvent(name, op, ts, entryOf(fi, header, from))
 }
 
 func (w *Watcher) send(ev *ecs.Event) {
