@@ -87,6 +87,10 @@ type daemon struct {
 	pollStop context.CancelFunc
 	pollDone chan struct{}
 	capture  captureState // the optional packet capture (capture.go)
+	files    *fileEvents  // the optional persistence file events (files.go)
+	reloadW  *reloadWatch // the reload watcher (files.go); nil when off
+	reloads  uint64       // reloads run (SIGHUP or changed files)
+	extra    []byte       // the alert's macsensor members (the workflow)
 
 	engine       *detect.Engine
 	reorder      *detect.Reorder
@@ -138,6 +142,7 @@ func newDaemon(f runFlags, log zerolog.Logger) (*daemon, error) {
 	}
 	d.batches = make(chan sensor.Batch, cfg.Sensor.QueuePolls)
 	d.capture = startCapture(cfg.Capture, d.log)
+	d.files = startFiles(cfg.Files, d.log)
 	return d, nil
 }
 
@@ -267,6 +272,10 @@ func fingerprint(rules []*detect.Rule, exceptions []byte, maxPending int) string
 }
 
 func (d *daemon) onAlert(a *detect.Alert) {
+	if d.cfg.Workflow.Enabled {
+		d.extra = workflowJSON(a, d.extra)
+		a.Extra = d.extra
+	}
 	d.line = a.AppendJSON(d.line[:0])
 	if !d.alerts.send(d.line) {
 		d.alertDropped++
@@ -289,6 +298,8 @@ func (d *daemon) run() int {
 	defer signal.Stop(hup)
 
 	d.startPolling()
+	d.reloadW = startReload(d.cfg.Reload, reloadPaths(d.flags, d.cfg), d.log)
+	defer func() { d.reloadW.stop() }()
 	d.log.Info().Str("version", version).Strs("config", d.sources).Int("rules", len(d.rules)).
 		Str("alert_log", d.cfg.Alerts.Path).Stringer("process_interval", time.Duration(d.cfg.Sensor.ProcessInterval)).
 		Stringer("socket_interval", time.Duration(d.cfg.Sensor.SocketInterval)).Bool("capture", d.capture.pc != nil).Msg("started")
@@ -300,6 +311,11 @@ func (d *daemon) run() int {
 		case b := <-d.batches:
 			d.handle(b)
 		case <-hup:
+			d.log.Info().Msg("SIGHUP: reloading configuration and rules")
+			d.reload()
+			status.Reset(time.Duration(d.cfg.Status.Interval))
+		case ch := <-d.reloadW.C():
+			d.log.Info().Strs("changed", ch.Paths).Int("events", ch.Events).Msg("files changed: reloading configuration and rules")
 			d.reload()
 			status.Reset(time.Duration(d.cfg.Status.Interval))
 		case <-status.C:
@@ -320,6 +336,7 @@ func (d *daemon) startPolling() {
 		OnError:      func(err error) { d.log.Warn().Err(err).Msg("poll failed") },
 	}
 	d.capture.loopOptions(&opt)
+	d.files.loopOptions(&opt)
 	go func() {
 		defer close(d.pollDone)
 		d.sensor.LoopWith(ctx, opt, d.batches)
@@ -348,7 +365,7 @@ func (d *daemon) handle(b sensor.Batch) {
 }
 
 func (d *daemon) reload() {
-	d.log.Info().Msg("SIGHUP: reloading configuration and rules")
+	d.reloads++
 	cfg, sources, err := loadEffectiveConfig(d.flags.stateDir, d.flags.config, d.flags.managed, d.trusted)
 	if err != nil {
 		d.log.Error().Err(err).Msg("reload: configuration refused; the previous one stays in force")
@@ -378,13 +395,22 @@ func (d *daemon) reload() {
 		d.events = d.reconfigureSink(d.events, "events", old.Events.LogConfig, cfg.Events.LogConfig, true)
 	}
 	captureChanged := !old.Capture.equal(cfg.Capture)
-	if captureChanged || old.Sensor.ProcessInterval != cfg.Sensor.ProcessInterval || old.Sensor.SocketInterval != cfg.Sensor.SocketInterval {
+	filesChanged := !old.Files.equal(cfg.Files)
+	if captureChanged || filesChanged || old.Sensor.ProcessInterval != cfg.Sensor.ProcessInterval || old.Sensor.SocketInterval != cfg.Sensor.SocketInterval {
 		d.stopPolling()
 		if captureChanged {
 			d.capture.stop()
 			d.capture = startCapture(cfg.Capture, d.log)
 		}
+		if filesChanged {
+			d.files.stop()
+			d.files = startFiles(cfg.Files, d.log)
+		}
 		d.startPolling()
+	}
+	if paths := reloadPaths(d.flags, cfg); !d.reloadW.same(cfg.Reload, paths) {
+		d.reloadW.stop()
+		d.reloadW = startReload(cfg.Reload, paths, d.log)
 	}
 	d.log.Info().Strs("config", sources).Int("rules", len(d.rules)).Msg("reloaded")
 }
@@ -429,6 +455,7 @@ func (d *daemon) shutdown() int {
 	// Capture first: the poll loop hands over the last dns events as it
 	// stops.
 	d.capture.stop()
+	d.files.stop()
 	d.stopPolling()
 	for {
 		select {

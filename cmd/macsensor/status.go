@@ -39,6 +39,8 @@ type Status struct {
 	EventLog      *StatusLog        `json:"event_log,omitempty"`
 	Sensor        map[string]uint64 `json:"sensor"`
 	Capture       *StatusCapture    `json:"capture,omitempty"` // only when [capture] enabled
+	Files         *StatusFiles      `json:"files,omitempty"`   // only when [files] enabled
+	Reload        StatusReload      `json:"reload"`
 }
 
 // StatusPolls counts polls and gives the last one's duration.
@@ -111,6 +113,8 @@ func (d *daemon) status() Status {
 			"gone": ss.Gone, "detail_errors": ss.DetailErrors, "unattributed": ss.Unattributed, "refreshes": ss.Refreshes},
 	}
 	st.Capture = d.capture.status(ls)
+	st.Files = d.files.status()
+	st.Reload = d.reloadW.status(d.reloads)
 	for _, r := range es.Rules {
 		alerts := r.Alerts + d.prevEngine.byRule[r.ID]
 		st.Alerts.Total += alerts
