@@ -34,8 +34,14 @@ func Locate(args []string, executable, cwd string) (t Target, ok bool) {
 		return Target{}, false
 	}
 	if isAutomator(executable) || isAutomator(args[0]) {
-		if p := automatorOperand(args[1:]); p != "" {
-			return target(p, cwd), true
+		ops := automatorOperands(args[1:])
+		for _, p := range ops {
+			if namesWorkflow(p) {
+				return target(p, cwd), true
+			}
+		}
+		if len(ops) > 0 {
+			return target(ops[0], cwd), true
 		}
 	}
 	for _, a := range args[1:] {
@@ -53,28 +59,27 @@ func Locate(args []string, executable, cwd string) (t Target, ok bool) {
 // copy under that name.
 func isAutomator(p string) bool { return path.Base(p) == "automator" }
 
-// automatorOperand returns the workflow operand of automator's arguments:
-// the first argument that is not an option. -i and -D take a value (the
-// next argument, or the rest of the same argument: "-Dname=value");
-// -v and -s take none.
-func automatorOperand(args []string) string {
+// automatorOperands returns the operands of automator's arguments: those
+// that are not options or option values. -i and -D take a value (the next
+// argument, or the rest of the same argument: "-Dname=value"); -v and -s
+// take none. automator(1) runs its one operand; the first operand naming a
+// .workflow or a document.wflow is preferred, then the first operand.
+func automatorOperands(args []string) []string {
+	var ops []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "--":
-			if i+1 < len(args) {
-				return args[i+1]
-			}
-			return ""
+			return append(ops, args[i+1:]...)
 		case a == "-i" || a == "-D":
 			i++ // the option's value
 		case len(a) > 1 && a[0] == '-':
 			// -v, -s, -iVALUE, -Dname=value: nothing more to skip.
 		case a != "":
-			return a
+			ops = append(ops, a)
 		}
 	}
-	return ""
+	return ops
 }
 
 // namesWorkflow reports whether an argument names a .workflow bundle or a

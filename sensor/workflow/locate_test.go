@@ -28,6 +28,8 @@ func TestLocate(t *testing.T) {
 			Target{Err: `workflow: relative path "x.workflow" and no absolute process.working_directory`}, true},
 		{"automator operand without suffix", []string{"automator", "/tmp/payload"}, "/usr/bin/automator", "",
 			Target{Bundle: "/tmp/payload", Document: "/tmp/payload/Contents/document.wflow"}, true},
+		{"automator operands, one a workflow", []string{"automator", "wait", "/w/x.workflow"}, "/usr/bin/automator", "",
+			Target{Bundle: "/w/x.workflow", Document: "/w/x.workflow/Contents/document.wflow"}, true},
 		{"automator no operand", []string{"automator", "-v"}, "/usr/bin/automator", "", Target{}, false},
 		{"document inside a bundle", []string{"runner", "/x/y.workflow/Contents/document.wflow"}, "/bin/runner", "",
 			Target{Bundle: "/x/y.workflow", Document: "/x/y.workflow/Contents/document.wflow"}, true},
