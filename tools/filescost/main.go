@@ -9,6 +9,8 @@
 // It runs on Linux (inotify; /proc for descriptors and RSS):
 //
 //	go run ./tools/filescost [-users 3] [-agents 12] [-samples 200]
+//	go run ./tools/filescost -tree DIR   # build the tree only, print a [files] table
+//	go build -o /tmp/macsensor ./cmd/macsensor && go run ./tools/filescost -daemon /tmp/macsensor
 package main
 
 import (
@@ -33,8 +35,21 @@ func main() {
 	samples := flag.Int("samples", 200, "latency samples")
 	settle := flag.Duration("settle", files.DefaultSettle, "file events' settle time")
 	quiet := flag.Duration("quiet", reload.DefaultQuiet, "reload watcher's quiet time")
+	daemon := flag.String("daemon", "", "also measure this macsensor binary with [files] off and on (run from the repository root)")
+	tree := flag.String("tree", "", "only build the tree in this (new) folder and print the watch list as a TOML [files] table, for a daemon")
 	flag.Parse()
 
+	if *tree != "" {
+		check(os.Mkdir(*tree, 0o755))
+		macTree(*tree, *users, *agents)
+		us, _ := files.ReadUsers(filepath.Join(*tree, "var/db/dslocal/nodes/Default/users"))
+		fmt.Println("[files]\nenabled = true\ndefault_paths = false\npaths = [")
+		for _, p := range files.DefaultPaths(*tree, us) {
+			fmt.Printf("  %q,\n", p)
+		}
+		fmt.Println("]")
+		return
+	}
 	root, err := os.MkdirTemp("", "filescost")
 	check(err)
 	defer os.RemoveAll(root)
@@ -101,6 +116,9 @@ func main() {
 	rcancel()
 	rw.Close()
 	fmt.Printf("reload watcher latency (rule drop → Change, quiet %v, n=%d): p50 %v max %v\n", *quiet, len(lat), q(lat, 0.5), q(lat, 1))
+	if *daemon != "" {
+		measureDaemon(*daemon, root, 15*time.Second, 5)
+	}
 }
 
 func q(d []time.Duration, p float64) time.Duration {
