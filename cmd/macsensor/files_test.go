@@ -15,7 +15,7 @@ import (
 
 func TestFilesReloadWorkflowDefaults(t *testing.T) {
 	c := defaultConfig("darwin", "")
-	if f := c.Files; f.Enabled || !f.DefaultPaths || len(f.Paths) != 0 || f.MaxDescriptors != 256 ||
+	if f := c.Files; f.Enabled || !f.DefaultPaths || len(f.Paths) != 0 || f.MaxDescriptors != 512 ||
 		time.Duration(f.Settle) != 100*time.Millisecond || time.Duration(f.Rescan) != 10*time.Second {
 		t.Errorf("[files] defaults %+v", f)
 	}

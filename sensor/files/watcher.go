@@ -19,7 +19,7 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultMaxDescriptors = 256
+	DefaultMaxDescriptors = 512
 	DefaultSettle         = 100 * time.Millisecond
 	DefaultRescan         = 10 * time.Second
 )
