@@ -13,9 +13,10 @@
 // same things AMBundleIdentifier, AMName and AMParameters; both are read.
 //
 // The document is untrusted input written by whoever wrote the workflow.
-// It is opened without following a final symbolic link, must be a regular
-// file, is read up to a size cap, must be an XML plist whose element nesting
-// stays under a depth cap (the plist decoder recurses), and every string
+// It is opened without following links out of its bundle, must be a
+// regular file with one link, is read up to a size cap, must be an XML or
+// binary plist whose nesting stays under a depth cap (the plist decoder
+// recurses; checked first by scans that do not), and every string
 // that reaches the alert is cut at a documented size. Whatever goes wrong
 // becomes the Error field of the result: an alert never waits for, or is
 // lost to, a workflow that cannot be read.

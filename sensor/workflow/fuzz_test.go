@@ -14,6 +14,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(buildDocument(testAction{bundleID: "com.apple.RunShellScript", name: "x", params: [][2]string{{"COMMAND_STRING", "é"}}, old: true}))
 	f.Add([]byte(`<plist><dict><key>actions</key><array><dict><key>action</key><string/></dict></array></dict></plist>`))
 	f.Add([]byte("bplist00"))
+	f.Add(binaryDocument(f, buildDocument(shellAction, jxaAction)))
 	f.Add([]byte(`<plist>` + strings.Repeat("<array>", 40)))
 	lim := DefaultLimits
 	lim.MaxActions, lim.MaxSource, lim.MaxSourceTotal = 3, 7, 10

@@ -164,18 +164,18 @@ func script(bundleID string, params map[string]any, maxSource int, budget *int) 
 	return &s
 }
 
-// checkXML accepts only an XML plist whose element nesting stays within
-// maxDepth. The plist decoder recurses once per level, so the depth is
-// checked first, by a scan that does not recurse. Binary and OpenStep
-// plists are refused: Automator saves XML, and the binary decoder's depth
-// is bounded only by the object count.
+// checkXML accepts an XML plist whose element nesting stays within
+// maxDepth, or a binary one whose containers do (checkBinary). The plist
+// decoder recurses once per level, so the depth is checked first, by scans
+// that do not recurse. OpenStep plists are refused: Automator saves XML,
+// and NSPropertyListSerialization reads binary too (plutil -convert).
 func checkXML(data []byte, maxDepth int) error {
-	t := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
-	if bytes.HasPrefix(t, []byte("bplist")) {
-		return errors.New("workflow: binary plist: not parsed (Automator saves XML)")
+	if bytes.HasPrefix(data, []byte("bplist00")) {
+		return checkBinary(data, maxDepth)
 	}
+	t := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
 	if len(t) == 0 || t[0] != '<' {
-		return errors.New("workflow: not an XML plist")
+		return errors.New("workflow: not an XML or binary plist")
 	}
 	d := xml.NewDecoder(bytes.NewReader(data))
 	depth := 0

@@ -66,6 +66,7 @@ func TestReadGolden(t *testing.T) {
 		{"oversize", buildDocument(shellAction), small},
 		{"deep", []byte(deep), DefaultLimits},
 		{"binary", []byte("bplist00\xd1\x01\x02Q"), DefaultLimits},
+		{"binary-shell", binaryDocument(t, buildDocument(shellAction)), DefaultLimits},
 		{"not-plist", []byte("#!/bin/sh\nid\n"), DefaultLimits},
 		{"top-array", []byte(`<?xml version="1.0"?><plist version="1.0"><array/></plist>`), DefaultLimits},
 		{"actions-string", []byte(`<plist version="1.0"><dict><key>actions</key><string>x</string></dict></plist>`), DefaultLimits},
