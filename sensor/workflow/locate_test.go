@@ -74,4 +74,9 @@ func TestLocateEvents(t *testing.T) {
 	if got, ok := LocateEvents([]*ecs.Event{netw}); ok {
 		t.Errorf("LocateEvents(network) = %+v, want none", got)
 	}
+	bare := &ecs.Event{Process: ecs.Process{Name: "automator", Args: []string{"automator", "-i", "-"}}}
+	want = Target{Err: "workflow: automator's arguments name no workflow"}
+	if got, ok := LocateEvents([]*ecs.Event{bare, netw}); !ok || got != want {
+		t.Errorf("LocateEvents(automator without a workflow) = %+v, %v; want %+v", got, ok, want)
+	}
 }
