@@ -1,10 +1,40 @@
-package bom
+package bomread
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
+)
+
+// Entry is one path of the bill of materials: the fields of bom.Entry, so
+// that one converts to the other.
+type Entry struct {
+	Path     string // "." or "./Library/..."
+	Mode     uint32 // st_mode as stored (16 bits)
+	UID      uint32
+	GID      uint32
+	Mtime    uint32 // seconds since the epoch
+	Size     uint32
+	Checksum uint32 // cksum(1) CRC of the contents or of the link target
+	LinkName string // symlinks only
+}
+
+// The layout (bomutils src/bom.h), kept apart from the writer's constants
+// so that a wrong one in pkg-build/bom shows as a failed read.
+const (
+	typeMask    = 0o170000 // file type bits of st_mode
+	typeDir     = 0o040000
+	typeRegular = 0o100000
+	typeSymlink = 0o120000
+
+	kindFile = 1 // BOMPathInfo2.type
+	kindDir  = 2
+	kindLink = 3
+
+	treeSize    = 21 // BOMTree: "tree", version, child, blockSize, pathCount, 1 byte
+	pathsHeader = 12 // BOMPaths: isLeaf u16, count u16, forward u32, backward u32
+	info2Size   = 31 // BOMPathInfo2 without the link name
 )
 
 // File is a decoded BOMStore.

@@ -1,4 +1,4 @@
-package xar
+package xarread
 
 import (
 	"bytes"
@@ -14,6 +14,17 @@ import (
 	"io"
 	"strconv"
 	"strings"
+)
+
+// The header (xar.h.in struct xar_header), kept apart from the writer's
+// constants so that a wrong one in pkg-build/xar shows as a failed read.
+const (
+	magic        = 0x78617221 // "xar!"
+	headerSize   = 28
+	version      = 1
+	checksumNone = 0
+	checksumSHA1 = 1
+	checksumMD5  = 2
 )
 
 // Limits of the reader: a package's TOC is a few KiB, its largest member a
@@ -106,14 +117,14 @@ type xmlXar struct {
 // header), and the TOC checksum stored in the heap. Member data is checked
 // by Contents.
 func Read(b []byte) (*Archive, error) {
-	if len(b) < HeaderSize || binary.BigEndian.Uint32(b) != Magic {
+	if len(b) < headerSize || binary.BigEndian.Uint32(b) != magic {
 		return nil, errNotXar
 	}
 	hsize := int(binary.BigEndian.Uint16(b[4:]))
-	if hsize < HeaderSize || hsize > len(b) {
+	if hsize < headerSize || hsize > len(b) {
 		return nil, fmt.Errorf("xar: header size %d", hsize)
 	}
-	if v := binary.BigEndian.Uint16(b[6:]); v != Version {
+	if v := binary.BigEndian.Uint16(b[6:]); v != version {
 		return nil, fmt.Errorf("xar: version %d, want 1", v)
 	}
 	clen := binary.BigEndian.Uint64(b[8:])
@@ -148,12 +159,12 @@ func Read(b []byte) (*Archive, error) {
 	// The TOC checksum: its style must agree with the header (xar_open does
 	// the same, rdar://problem/6134714), and its digest covers the
 	// compressed TOC.
-	if alg != ChecksumNone {
+	if alg != checksumNone {
 		c := x.TOC.Checksum
 		if c == nil {
 			return nil, errors.New("xar: header has a TOC checksum but the TOC has no <checksum>")
 		}
-		want := map[uint32]string{ChecksumSHA1: "sha1", ChecksumMD5: "md5"}[alg]
+		want := map[uint32]string{checksumSHA1: "sha1", checksumMD5: "md5"}[alg]
 		if want == "" {
 			return nil, fmt.Errorf("xar: unsupported TOC checksum algorithm %d", alg)
 		}

@@ -17,8 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/macsensor/macsensor/internal/testlock"
 	"github.com/macsensor/macsensor/sensor"
 	"github.com/macsensor/macsensor/sensor/capture"
 	"github.com/macsensor/macsensor/sensor/ecs"
@@ -48,7 +47,7 @@ type measureConfig struct {
 
 func measureCmd(args []string) error {
 	fs := flag.NewFlagSet("measure", flag.ContinueOnError)
-	out := fs.String("out", "sensor/capture/lifetime/results.csv", "CSV file to write")
+	out := fs.String("out", "tools/lifetime/results.csv", "CSV file to write")
 	var c measureConfig
 	fs.IntVar(&c.runs, "runs", 100, "runs per (mode, lifetime)")
 	lifetimes := fs.String("lifetimes", "5,10,20,50,100,250,500,1000,2000,3000", "lifetimes L in ms: how long each helper holds its connection")
@@ -100,7 +99,10 @@ func measureCmd(args []string) error {
 			continue
 		}
 		for _, iv := range c.intervals {
-			m := mode{int(iv / time.Millisecond), trig}
+			m := curve{int(iv / time.Millisecond), pollAlone}
+			if trig {
+				m.Kind = synTrigger
+			}
 			fmt.Fprintf(os.Stderr, "%s: ", m)
 			t0 := time.Now()
 			res, note, err := measureMode(c, probe, iv, trig)
@@ -157,7 +159,9 @@ type job struct {
 // measureMode runs every lifetime c.runs times against a fresh sensor
 // polling every interval, with or without the trigger.
 func measureMode(c measureConfig, probe string, interval time.Duration, trig bool) ([]point, string, error) {
-	unlock, err := lockE2E()
+	// The end-to-end tests of cmd/macsensor hold this lock: their daemons
+	// see every process of the host, and so does this sensor.
+	unlock, err := testlock.Acquire(testlock.E2E)
 	if err != nil {
 		return nil, "", err
 	}
@@ -315,7 +319,10 @@ func measureMode(c measureConfig, probe string, interval time.Duration, trig boo
 		pids[j.pid]++
 		p := byL[j.lifetime]
 		if p == nil {
-			p = &point{IntervalMS: int(interval / time.Millisecond), Trigger: trig, LifetimeMS: j.lifetime}
+			p = &point{IntervalMS: int(interval / time.Millisecond), Kind: pollAlone, LifetimeMS: j.lifetime}
+			if trig {
+				p.Kind = synTrigger
+			}
 			byL[j.lifetime] = p
 		}
 		p.Runs++
@@ -354,26 +361,6 @@ func boolBits(b bool) uint64 {
 		return 1 << 63
 	}
 	return 0
-}
-
-// lockE2E takes the lock file the end-to-end tests of cmd/macsensor hold
-// (their daemons see every process of the host, and so does this sensor).
-func lockE2E() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "macsensor-e2e.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
 }
 
 func loadAverage() string {
