@@ -319,7 +319,7 @@ func TestWatcherNestedFolders(t *testing.T) {
 	s.reset()
 	os.RemoveAll(evil)
 	marker := filepath.Join(items, "marker")
-	evs = s.wait(t, "the item's deletion", has(evil, ActionDeletion))
+	s.wait(t, "the item's deletion", has(evil, ActionDeletion))
 	os.WriteFile(marker, nil, 0o644)
 	evs = s.wait(t, "the marker", has(marker, ActionModification))
 	if n := len(find(evs, evil, ActionDeletion)); n != 1 {

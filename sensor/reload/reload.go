@@ -67,9 +67,8 @@ type Watcher struct {
 	watched map[string]bool // folders added to fsw
 	missing map[string]bool // folders wanted but absent
 
-	mu      sync.Mutex
-	stats   Stats
-	pending *Change // a Change sent and not taken yet, merged into
+	mu    sync.Mutex
+	stats Stats
 }
 
 // New watches the folders of opt.Paths that exist.
