@@ -233,9 +233,10 @@ func (w *Watcher) handle(ev fsnotify.Event) {
 				w.publish()
 				return
 			}
-			// A subfolder: forget it and report its removal from its
-			// folder. inotify also sends the folder's own event for it
-			// (the parent's); kqueue sends one: skip a second one.
+			// A subfolder: forget it and report it as an entry of its
+			// folder. Its own watch and its folder's may both report the
+			// change (inotify's IN_MOVED_FROM, then IN_MOVE_SELF): the
+			// first one is taken, a second within the settle time skipped.
 			for i, g := range w.folders {
 				if g == f {
 					w.folders = append(w.folders[:i], w.folders[i+1:]...)
@@ -243,20 +244,25 @@ func (w *Watcher) handle(ev fsnotify.Event) {
 				}
 			}
 			w.publish()
-			w.send(NewEvent(name, Deleted, now.UnixNano(), Entry{}))
+			if ev.Has(fsnotify.Remove) {
+				w.send(NewEvent(name, Deleted, now.UnixNano(), Entry{}))
+			} else {
+				w.renames = append(w.renames, rename{path: name, at: now.UnixNano(), due: now.Add(w.opt.Settle)})
+				w.arm()
+			}
 			w.gone, w.goneAt = name, now
 		}
 		return
+	}
+	if (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) && name == w.gone && now.Sub(w.goneAt) < w.opt.Settle {
+		w.gone = ""
+		return // taken with the subfolder's other event
 	}
 	if w.byReal[filepath.Dir(name)] == nil {
 		return // an entry's own watch outside our folders
 	}
 	switch {
 	case ev.Has(fsnotify.Remove):
-		if name == w.gone && now.Sub(w.goneAt) < w.opt.Settle {
-			w.gone = ""
-			return // reported with its folder's own event
-		}
 		w.flushOne(name)
 		w.send(NewEvent(name, Deleted, now.UnixNano(), Entry{}))
 	case ev.Has(fsnotify.Rename):

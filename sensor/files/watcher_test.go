@@ -314,6 +314,28 @@ func TestWatcherNestedFolders(t *testing.T) {
 	if st := w.Stats(); st.Watched != 3 {
 		t.Errorf("stats = %+v, want 3 folders watched", st)
 	}
+	// The item renamed: one rename, its plist reported under its new path
+	// (a folder that comes into a "dir/*" folder, as one built in /tmp and
+	// moved in does, has its entries reported as created), and the new
+	// folder watched.
+	s.reset()
+	renamed := filepath.Join(items, "Evil2")
+	if err := os.Rename(evil, renamed); err != nil {
+		t.Fatal(err)
+	}
+	s.wait(t, "the item's rename", has(renamed, ActionRename))
+	marker0 := filepath.Join(renamed, "marker0")
+	os.WriteFile(marker0, nil, 0o644)
+	evs = s.wait(t, "a file in the renamed item", has(marker0, ActionModification))
+	if n := len(evs); n != 3 || len(find(evs, filepath.Join(renamed, "StartupParameters.plist"), ActionModification)) != 1 {
+		t.Errorf("%d events for a rename and a file, want 3 (the rename, the plist, the file):\n%s", n, dump(evs))
+	}
+	if st := w.Stats(); st.Watched != 3 || st.Folders != 3 {
+		t.Errorf("stats = %+v, want 3 folders watched", st)
+	}
+	os.Remove(marker0)
+	os.Rename(renamed, evil)
+	s.wait(t, "the item renamed back", has(evil, ActionRename))
 	// The item removed: one deletion for its plist, one for its folder, and
 	// the folder forgotten.
 	s.reset()
