@@ -26,6 +26,10 @@ type Alert struct {
 	Created   time.Time    // event.created: from Options.Now
 	Events    []*ecs.Event // the matched events, in order
 	LineCap   int          // the encoded line's limit in bytes; ≤ 0: none
+	// Extra holds members of the alert's "macsensor" object added by the
+	// caller (raw JSON without braces, e.g. `"workflow":{...}`), written
+	// after "truncated".
+	Extra []byte
 }
 
 // alertID derives a stable event.id from the rule and the matched events,
@@ -257,8 +261,16 @@ func (a *Alert) appendJSON(dst []byte, evs []*ecs.Event, truncated bool) []byte 
 		b = e.AppendJSON(b)
 	}
 	b = append(b, ']')
-	if truncated {
-		b = append(b, `,"macsensor":{"truncated":true}`...)
+	if truncated || len(a.Extra) > 0 {
+		b = append(b, `,"macsensor":{`...)
+		if truncated {
+			b = append(b, `"truncated":true`...)
+			if len(a.Extra) > 0 {
+				b = append(b, ',')
+			}
+		}
+		b = append(b, a.Extra...)
+		b = append(b, '}')
 	}
 	return append(b, '}')
 }

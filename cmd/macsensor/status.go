@@ -42,6 +42,8 @@ type Status struct {
 	Sensor        map[string]uint64    `json:"sensor"`
 	Capture       *StatusCapture       `json:"capture,omitempty"` // only when [capture] enabled
 	ProcessEvents *StatusProcessEvents `json:"process_events"`
+	Files         *StatusFiles         `json:"files,omitempty"` // only when [files] enabled
+	Reload        StatusReload         `json:"reload"`
 }
 
 // StatusPolls counts polls and gives the last one's duration.
@@ -119,6 +121,8 @@ func (d *daemon) status() Status {
 	st.Drops["process_events_queue"] = st.ProcessEvents.Drops.Queue
 	st.Drops["process_events_kernel"] = st.ProcessEvents.Drops.Kernel
 	st.Drops["process_events_gone"] = st.ProcessEvents.Drops.Gone
+	st.Files = d.files.status()
+	st.Reload = d.reloadW.status(d.reloads)
 	for _, r := range es.Rules {
 		alerts := r.Alerts
 		st.Alerts.Total += alerts
