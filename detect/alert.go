@@ -33,6 +33,10 @@ type Alert struct {
 	// Responses are the response actions taken for this alert, written
 	// as Elastic Defend's Responses[].
 	Responses []Response
+	// Extra holds members of the alert's "macsensor" object added by the
+	// caller (raw JSON without braces, e.g. `"workflow":{...}`), written
+	// after "truncated".
+	Extra []byte
 }
 
 // Response is one response action and its outcome, as Elastic Defend
@@ -317,8 +321,16 @@ func (a *Alert) appendJSON(dst []byte, evs []*ecs.Event, truncated bool) []byte 
 	if len(a.Responses) > 0 {
 		b = appendResponses(b, a.Responses)
 	}
-	if truncated {
-		b = append(b, `,"macsensor":{"truncated":true}`...)
+	if truncated || len(a.Extra) > 0 {
+		b = append(b, `,"macsensor":{`...)
+		if truncated {
+			b = append(b, `"truncated":true`...)
+			if len(a.Extra) > 0 {
+				b = append(b, ',')
+			}
+		}
+		b = append(b, a.Extra...)
+		b = append(b, '}')
 	}
 	return append(b, '}')
 }

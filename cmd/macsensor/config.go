@@ -17,6 +17,8 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/macsensor/macsensor/internal/rootfile"
+	"github.com/macsensor/macsensor/sensor/files"
+	"github.com/macsensor/macsensor/sensor/reload"
 )
 
 // Config is the daemon's configuration: built-in defaults, then the TOML
@@ -30,6 +32,10 @@ type Config struct {
 	Status  StatusConfig  `toml:"status"`
 	Log     DaemonLog     `toml:"log"`
 	Capture CaptureConfig `toml:"capture"`
+	// files.go: persistence file events, self-reload, workflows.
+	Files    FilesConfig    `toml:"files"`
+	Reload   ReloadConfig   `toml:"reload"`
+	Workflow WorkflowConfig `toml:"workflow"`
 }
 
 // SensorConfig is the [sensor] table.
@@ -38,6 +44,8 @@ type SensorConfig struct {
 	SocketInterval  Duration `toml:"socket_interval"`
 	EmitExisting    bool     `toml:"emit_existing"`
 	QueuePolls      int      `toml:"queue_polls"`
+	ProcessEvents   bool     `toml:"process_events"`
+	ExitEvents      bool     `toml:"exit_events"`
 }
 
 // CaptureConfig is the [capture] table: the optional packet capture of
@@ -182,6 +190,7 @@ func defaultConfig(goos, stateDir string) Config {
 			ProcessInterval: Duration(time.Second),
 			SocketInterval:  Duration(time.Second),
 			QueuePolls:      1024,
+			ProcessEvents:   true,
 		},
 		Rules: RulesConfig{Builtin: true, MaxPending: 10000},
 		Alerts: LogConfig{
@@ -197,6 +206,12 @@ func defaultConfig(goos, stateDir string) Config {
 			TriggerMinInterval: Duration(20 * time.Millisecond),
 			DNSEvents:          true,
 		},
+		Files: FilesConfig{
+			DefaultPaths: true, MaxDescriptors: files.DefaultMaxDescriptors,
+			Settle: Duration(files.DefaultSettle), Rescan: Duration(files.DefaultRescan),
+		},
+		Reload:   ReloadConfig{Watch: true, Quiet: Duration(reload.DefaultQuiet)},
+		Workflow: WorkflowConfig{Enabled: true},
 	}
 	if goos == "darwin" && stateDir == "" {
 		c.Rules.Paths = []string{macRulesDir}
@@ -293,6 +308,9 @@ func (c *Config) validate(source string) error {
 		return bad("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)
 	}
 	if err := c.Capture.validate(source); err != nil {
+		return err
+	}
+	if err := c.validateFiles(source); err != nil {
 		return err
 	}
 	if err := c.Alerts.validate(source, "alerts"); err != nil {

@@ -138,3 +138,49 @@ func countLines(b []byte) int {
 	}
 	return n
 }
+
+// BenchmarkReplayCores runs the macsensor binary over 1,000,000 events of
+// 16 hosts (writeHostsStream) with GOMAXPROCS=k and --partitions k, k = 1
+// and 2, with the seed rule and with Elastic's macOS rules
+// (../shared/rules/elastic-macos, when present).
+//
+//	go test ./cmd/macsensor -run '^$' -bench ReplayCores -benchtime 1x -count 3 -benchmem
+func BenchmarkReplayCores(b *testing.B) {
+	bin := builtBinary(b)
+	path := filepath.Join(b.TempDir(), "hosts.ndjson")
+	const n = 1_000_000
+	pairs, err := writeHostsStream(path, n, 16)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fi, _ := os.Stat(path)
+	sets := map[string][]string{"seed": nil}
+	if all := filepath.Join("..", "..", "..", "shared", "rules", "elastic-macos"); dirExists(all) {
+		sets["all"] = []string{"--rules", all}
+	}
+	for _, name := range []string{"seed", "all"} {
+		rs, ok := sets[name]
+		if !ok {
+			continue
+		}
+		for _, k := range []int{1, 2} {
+			b.Run(fmt.Sprintf("rules=%s/cores=%d", name, k), func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(fi.Size())
+				for b.Loop() {
+					args := append(append([]string{"replay", "--partitions", strconv.Itoa(k)}, rs...), path)
+					cmd := exec.Command(bin, args...)
+					cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(k))
+					out, err := cmd.Output()
+					if err != nil {
+						b.Fatalf("replay: %v", err)
+					}
+					if name == "seed" && countLines(out) != pairs {
+						b.Fatalf("%d alerts, want %d", countLines(out), pairs)
+					}
+				}
+				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
+	}
+}

@@ -86,7 +86,12 @@ type daemon struct {
 	batches  chan sensor.Batch
 	pollStop context.CancelFunc
 	pollDone chan struct{}
-	capture  captureState // the optional packet capture (capture.go)
+	capture  captureState       // the optional packet capture (capture.go)
+	procEv   processEventsState // the process-event source (procevents.go)
+	files    *fileEvents        // the optional persistence file events (files.go)
+	reloadW  *reloadWatch       // the reload watcher (files.go); nil when off
+	reloads  uint64             // reloads run (SIGHUP or changed files)
+	extra    []byte             // the alert's macsensor members (the workflow)
 
 	live     *detect.Live
 	ruleErrs []string
@@ -122,13 +127,15 @@ func newDaemon(f runFlags, log zerolog.Logger, open sensorOpener) (*daemon, erro
 			return nil, err
 		}
 	}
-	d.sensor, d.closeSrc, err = open(sensor.Options{EmitExisting: cfg.Sensor.EmitExisting})
+	d.sensor, d.closeSrc, err = open(sensor.Options{EmitExisting: cfg.Sensor.EmitExisting, ExitEvents: cfg.Sensor.ExitEvents})
 	if err != nil {
 		d.stopSinks()
 		return nil, err
 	}
 	d.batches = make(chan sensor.Batch, cfg.Sensor.QueuePolls)
 	d.capture = startCapture(cfg.Capture, d.log)
+	d.procEv = startProcessEvents(cfg.Sensor.ProcessEvents, d.log)
+	d.files = startFiles(cfg.Files, d.log)
 	return d, nil
 }
 
@@ -210,6 +217,10 @@ func (d *daemon) loadRules(cfg Config, first bool) error {
 }
 
 func (d *daemon) onAlert(a *detect.Alert) {
+	if d.cfg.Workflow.Enabled {
+		d.extra = workflowJSON(a, d.extra)
+		a.Extra = d.extra
+	}
 	d.line = a.AppendJSON(d.line[:0])
 	if !d.alerts.Send(d.line) {
 		d.log.Error().Str("rule", a.Rule.Name).Msg("alert dropped: the alert writer's queue is full")
@@ -237,9 +248,12 @@ func (d *daemon) run() int {
 // writes the status until ctx ends, then shuts down.
 func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) int {
 	d.startPolling()
+	d.reloadW = startReload(d.cfg.Reload, reloadPaths(d.flags, d.cfg), d.log)
+	defer func() { d.reloadW.stop() }()
 	d.log.Info().Str("version", version).Strs("config", d.sources).Int("rules", len(d.live.RuleSet().Rules)).
 		Str("alert_log", d.cfg.Alerts.Path).Stringer("process_interval", time.Duration(d.cfg.Sensor.ProcessInterval)).
-		Stringer("socket_interval", time.Duration(d.cfg.Sensor.SocketInterval)).Bool("capture", d.capture.pc != nil).Msg("started")
+		Stringer("socket_interval", time.Duration(d.cfg.Sensor.SocketInterval)).Bool("capture", d.capture.pc != nil).
+		Bool("process_events", d.procEv.src != nil).Msg("started")
 	status := time.NewTicker(time.Duration(d.cfg.Status.Interval))
 	defer status.Stop()
 	d.writeStatus()
@@ -248,6 +262,11 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) int {
 		case b := <-d.batches:
 			d.handle(b)
 		case <-hup:
+			d.log.Info().Msg("SIGHUP: reloading configuration and rules")
+			d.reload()
+			status.Reset(time.Duration(d.cfg.Status.Interval))
+		case ch := <-d.reloadW.C():
+			d.log.Info().Strs("changed", ch.Paths).Int("events", ch.Events).Msg("files changed: reloading configuration and rules")
 			d.reload()
 			status.Reset(time.Duration(d.cfg.Status.Interval))
 		case <-status.C:
@@ -268,6 +287,8 @@ func (d *daemon) startPolling() {
 		OnError:      func(err error) { d.log.Warn().Err(err).Msg("poll failed") },
 	}
 	d.capture.loopOptions(&opt)
+	d.procEv.loopOptions(&opt)
+	d.files.loopOptions(&opt)
 	go func() {
 		defer close(d.pollDone)
 		d.sensor.LoopWith(ctx, opt, d.batches)
@@ -294,7 +315,7 @@ func (d *daemon) handle(b sensor.Batch) {
 }
 
 func (d *daemon) reload() {
-	d.log.Info().Msg("SIGHUP: reloading configuration and rules")
+	d.reloads++
 	cfg, sources, err := loadEffectiveConfig(d.flags.stateDir, d.flags.config, d.flags.managed, d.trusted)
 	if err != nil {
 		d.log.Error().Err(err).Msg("reload: configuration refused; the previous one stays in force")
@@ -324,13 +345,29 @@ func (d *daemon) reload() {
 		d.events = d.reconfigureSink(d.events, "events", old.Events.LogConfig, cfg.Events.LogConfig)
 	}
 	captureChanged := !old.Capture.equal(cfg.Capture)
-	if captureChanged || old.Sensor.ProcessInterval != cfg.Sensor.ProcessInterval || old.Sensor.SocketInterval != cfg.Sensor.SocketInterval {
+	peChanged := old.Sensor.ProcessEvents != cfg.Sensor.ProcessEvents
+	filesChanged := !old.Files.equal(cfg.Files)
+	if captureChanged || peChanged || filesChanged || old.Sensor.ExitEvents != cfg.Sensor.ExitEvents ||
+		old.Sensor.ProcessInterval != cfg.Sensor.ProcessInterval || old.Sensor.SocketInterval != cfg.Sensor.SocketInterval {
 		d.stopPolling()
 		if captureChanged {
 			d.capture.stop()
 			d.capture = startCapture(cfg.Capture, d.log)
 		}
+		if peChanged {
+			d.procEv.stop()
+			d.procEv = startProcessEvents(cfg.Sensor.ProcessEvents, d.log)
+		}
+		d.sensor.SetExitEvents(cfg.Sensor.ExitEvents)
+		if filesChanged {
+			d.files.stop()
+			d.files = startFiles(cfg.Files, d.log)
+		}
 		d.startPolling()
+	}
+	if paths := reloadPaths(d.flags, cfg); !d.reloadW.same(cfg.Reload, paths) {
+		d.reloadW.stop()
+		d.reloadW = startReload(cfg.Reload, paths, d.log)
 	}
 	d.log.Info().Strs("config", sources).Int("rules", len(d.live.RuleSet().Rules)).Msg("reloaded")
 }
@@ -375,6 +412,8 @@ func (d *daemon) shutdown() int {
 	// Capture first: the poll loop hands over the last dns events as it
 	// stops.
 	d.capture.stop()
+	d.procEv.stop()
+	d.files.stop()
 	d.stopPolling()
 	for {
 		select {

@@ -1172,14 +1172,6 @@ func (d *decoder) str(start, end int, esc bool) string {
 	return stringOf(d.arena[n:])
 }
 
-// keep copies b into the arena and returns it as a string.
-func (d *decoder) keep(b []byte) string {
-	d.reserve(len(b))
-	n := len(d.arena)
-	d.arena = append(d.arena, b...)
-	return stringOf(d.arena[n:])
-}
-
 // reserve makes room for n more bytes in the arena. A full arena is
 // replaced, never grown: strings already handed out keep pointing into the
 // old one.

@@ -265,8 +265,7 @@ func AppendString(dst []byte, s string) []byte {
 			// Seen bytes are clean, so they cause no borrow in stopMask.
 			m := stopMask(load64(b, len(b)-8)) >> (8 * (8 - (len(b) - i)))
 			if m == 0 {
-				i = len(b)
-				break
+				break // the rest is clean
 			}
 			i += bits.TrailingZeros64(m) >> 3
 		}
