@@ -1,0 +1,12 @@
+//go:build !linux && !darwin
+
+package respond
+
+import (
+	"fmt"
+	"runtime"
+)
+
+func signalProcess(pid int, check func() error) error {
+	return fmt.Errorf("respond: kill_process is not supported on %s", runtime.GOOS)
+}
