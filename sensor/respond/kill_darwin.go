@@ -2,9 +2,15 @@ package respond
 
 import (
 	"fmt"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// startTolerance: on macOS the start time is kp_proc.p_starttime itself
+// (a timeval) in both the sensor's reading and this one: equal to the
+// microsecond.
+const startTolerance = time.Microsecond
 
 // signalProcess checks, then sends SIGKILL by pid. macOS has no pidfd: a
 // window remains between the check (the start time read with sysctl

@@ -2,9 +2,23 @@ package respond
 
 import (
 	"fmt"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// startTolerance: a Linux start time is btime + starttime ticks (10 ms each,
+// fs/proc/array.c), and sensor/proc computes the boot instant per table as
+// CLOCK_REALTIME − CLOCK_BOOTTIME, two clock reads apart: two tables give
+// the same process start times a few hundred nanoseconds apart (observed
+// 230 ns in TestE2EKillProcess). Half a tick absorbs that and still tells
+// processes apart: another process at the same pid within 5 ms of the
+// first one's start would need the kernel to hand the pid out again within
+// 5 ms, and Linux allocates pids cyclically up to pid_max
+// (kernel/pid.c, alloc_pid: idr_alloc_cyclic). A wall-clock step between
+// the two tables' reads shifts the difference further: the kill is then
+// refused, never misdirected.
+const startTolerance = 5 * time.Millisecond
 
 // signalProcess opens a pidfd for pid first, then checks, then signals the
 // pidfd (pidfd_open(2), pidfd_send_signal(2), Linux 5.3 and 5.1). The

@@ -37,6 +37,10 @@ type Killer struct {
 	Self int
 	// Now stamps Responses.@timestamp (default time.Now).
 	Now func() time.Time
+	// Tolerance is how far the live start time may be from the event's
+	// and still name the same process (default startTolerance: the
+	// reading's jitter on this OS, see kill_linux.go).
+	Tolerance time.Duration
 
 	// signal sends SIGKILL to pid once check says the pid still names
 	// the target; the per-OS implementation (kill_linux.go: through a
@@ -84,7 +88,11 @@ func (k *Killer) Kill(t Target) detect.Response {
 		if err != nil {
 			return fmt.Errorf("%w: %v", errGone, err)
 		}
-		if got != want {
+		tol := int64(k.Tolerance)
+		if tol == 0 {
+			tol = int64(startTolerance)
+		}
+		if d := got - want; d > tol || d < -tol {
 			return fmt.Errorf("%w: pid %d started at %s, the event's process at %s", errChanged, pid,
 				time.Unix(0, got).UTC().Format(time.RFC3339Nano), time.Unix(0, want).UTC().Format(time.RFC3339Nano))
 		}

@@ -72,8 +72,8 @@ func TestKillPidReuse(t *testing.T) {
 			t.Errorf("response fields %+v", r)
 		}
 	}
-	// The same start: sent.
-	k.StartTime = func(int32) (int64, error) { return t0.UnixNano(), nil }
+	// The same start, read 230 ns apart (two boot-clock readings): sent.
+	k.StartTime = func(int32) (int64, error) { return t0.UnixNano() + 230, nil }
 	if r := k.Kill(Target{PID: 812, EntityID: sensor.EntityID("H", 812, t0.UnixNano())}); r.Result != 0 || !sent {
 		t.Errorf("matching start: %+v, sent %v", r, sent)
 	}
