@@ -30,16 +30,21 @@ type ParallelOptions struct {
 	Output func(r *Rule, line []byte)
 }
 
-// Parallel runs rules over events split into partitions by host.id, one
-// engine per partition on its own goroutine, and merges the alerts back
-// into the order a single Engine fed the same events would raise them.
+// Parallel runs rules over events split into partitions, one engine per
+// partition on its own goroutine, and merges the alerts back into the order
+// a single Engine fed the same events would raise them.
 //
-// A sequence whose every stage's join key starts with host.id only ever
-// joins events of one host: it runs in the host partitions. An event query
-// is per event: it runs there too. A sequence joined by anything else (or
-// by nothing) may join events of different hosts: it runs in one more
-// engine that sees every event (the "global" partition), in parallel with
-// the others. With only such rules the run is serial.
+// A sequence only joins events whose join keys are equal, so a sequence
+// whose every stage's join key starts with the same field (PartitionKey)
+// can run on events split by that field's value: events with equal values
+// go to the same partition. The rules are grouped by that first key field
+// into families (host.id, process.entity_id, ...), each split into
+// Partitions partitions; every event goes to one partition of every
+// family, chosen by a hash of its value of the family's field. An event
+// query is per event: it runs in the host.id family. A sequence without a
+// join key (or whose stages start with different fields) may join any
+// events: it runs in one more engine that sees every event (the "global"
+// partition), in parallel with the others.
 //
 // Results are identical to a serial Engine's when the events arrive in
 // @timestamp order (Reorder reports no late events) and no rule hits its
@@ -54,11 +59,13 @@ type ParallelOptions struct {
 // Process and Flush are called from one goroutine, with events in EQL
 // order (after Reorder), as Engine.Process.
 type Parallel struct {
-	opt    ParallelOptions
-	rules  []*Rule
-	parts  []*partition // host partitions, then the global one (if any)
-	global *partition
-	seed   maphash.Seed
+	opt      ParallelOptions
+	rules    []*Rule
+	parts    []*partition // the families' partitions, then the global one (if any)
+	families []family
+	global   *partition
+	seed     maphash.Seed
+	key      []byte
 
 	thr         []throttle
 	throttled   []uint64
@@ -97,6 +104,13 @@ type parAlert struct {
 	end  int
 }
 
+// family is the partitions of the rules that join on one field first.
+type family struct {
+	path  string
+	key   eql.KeyFunc // the field's canonical key encoding (eql.CompileKey)
+	first int         // index of its first partition in Parallel.parts
+}
+
 type partition struct {
 	eng    *Engine
 	index  map[*Rule]int
@@ -108,33 +122,35 @@ type partition struct {
 	agent  *ecs.Agent
 }
 
-// PartitionByHost reports whether a rule can run in host partitions: an
-// event query, or a sequence whose every stage (and until) joins on a key
-// that starts with host.id.
-func PartitionByHost(r *Rule) bool {
+// PartitionKey returns the field a rule's events can be partitioned by:
+// "host.id" for an event query (any field would do; it joins nothing), the
+// first join key field of a sequence when every stage (and until) starts
+// with that same field, else "" (the rule needs every event).
+func PartitionKey(r *Rule) string {
 	if r.parsed == nil || r.parsed.Sequence == nil {
-		return true
+		return "host.id"
 	}
 	s := r.parsed.Sequence
-	first := func(st *eql.Stage) bool {
+	first := func(st *eql.Stage) string {
 		// The join key of a stage is the sequence's by, then the stage's.
 		switch {
 		case len(s.By) > 0:
-			return s.By[0].Path == "host.id"
+			return s.By[0].Path
 		case len(st.By) > 0:
-			return st.By[0].Path == "host.id"
+			return st.By[0].Path
 		}
-		return false
+		return ""
 	}
+	path := first(&s.Stages[0])
 	for i := range s.Stages {
-		if !first(&s.Stages[i]) {
-			return false
+		if first(&s.Stages[i]) != path {
+			return ""
 		}
 	}
-	if s.Until != nil && !first(s.Until) {
-		return false
+	if s.Until != nil && first(s.Until) != path {
+		return ""
 	}
-	return true
+	return path
 }
 
 // NewParallel starts the partitions' goroutines; Flush stops them.
@@ -147,7 +163,9 @@ func NewParallel(rules []*Rule, exceptions []*Exception, opt ParallelOptions) (*
 	if window <= 0 {
 		window = DefaultThrottleWindow
 	}
-	var hostRules, globalRules []*Rule
+	byKey := map[string][]*Rule{}
+	var paths []string
+	var globalRules []*Rule
 	for _, r := range rules {
 		if r == nil || (r.spec.event == nil && r.spec.seq == nil) {
 			return nil, errNotCompiled
@@ -158,10 +176,14 @@ func NewParallel(rules []*Rule, exceptions []*Exception, opt ParallelOptions) (*
 		// compiled query, which the engines only read.
 		c := *r
 		c.MaxSignals = math.MaxInt
-		if PartitionByHost(r) {
-			hostRules = append(hostRules, &c)
-		} else {
+		switch k := PartitionKey(r); {
+		case k == "":
 			globalRules = append(globalRules, &c)
+		default:
+			if byKey[k] == nil {
+				paths = append(paths, k)
+			}
+			byKey[k] = append(byKey[k], &c)
 		}
 	}
 	p.throttled = make([]uint64, len(rules))
@@ -180,13 +202,16 @@ func NewParallel(rules []*Rule, exceptions []*Exception, opt ParallelOptions) (*
 		p.parts = append(p.parts, pt)
 		return pt, nil
 	}
-	nHost := opt.Partitions
-	if len(hostRules) == 0 {
-		nHost = 0
-	}
-	for range nHost {
-		if _, err := mk(hostRules); err != nil {
+	for _, path := range paths {
+		kf, err := eql.CompileKey([]*eql.Field{{Path: path, Optional: true}})
+		if err != nil {
 			return nil, err
+		}
+		p.families = append(p.families, family{path: path, key: kf, first: len(p.parts)})
+		for range opt.Partitions {
+			if _, err := mk(byKey[path]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if len(globalRules) > 0 {
@@ -243,17 +268,23 @@ func (p *Parallel) Process(ev *ecs.Event) {
 	p.next++
 	p.events++
 	b.ts = append(b.ts, ev.Timestamp)
-	nHost := len(p.parts)
 	if p.global != nil {
-		nHost--
 		b.subs[p.global.self] = append(b.subs[p.global.self], parEvent{ev, idx})
 	}
-	if nHost > 0 {
+	n := p.opt.Partitions
+	for _, f := range p.families {
 		k := 0
-		if nHost > 1 {
-			k = int(maphash.String(p.seed, ev.Host.ID) % uint64(nHost))
+		if n > 1 {
+			// Equal join-key values encode to equal bytes (eql.CompileKey),
+			// so every event a sequence could join lands in one partition.
+			// A missing value encodes as nothing: all such events share one.
+			var ok bool
+			if p.key, ok = f.key(p.key[:0], ev); !ok {
+				p.key = p.key[:0]
+			}
+			k = int(maphash.Bytes(p.seed, p.key) % uint64(n))
 		}
-		b.subs[k] = append(b.subs[k], parEvent{ev, idx})
+		b.subs[f.first+k] = append(b.subs[f.first+k], parEvent{ev, idx})
 	}
 	if len(b.ts) >= parBatchSize {
 		p.dispatch()

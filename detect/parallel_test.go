@@ -72,8 +72,9 @@ func multiHostStream(n, hosts int, seed uint64) []*ecs.Event {
 }
 
 // testRuleSet is the seed rule (host.id), an event query, a sequence by
-// process.entity_id only (cannot be partitioned by host: the global
-// partition), and a throttled host sequence (max_signals 3).
+// process.entity_id only (its own family of partitions), a throttled host
+// sequence (max_signals 3) and a sequence without a join key (the global
+// partition).
 func testRuleSet(t testing.TB) []*Rule {
 	seed, err := SeedRule()
 	if err != nil {
@@ -84,6 +85,7 @@ func testRuleSet(t testing.TB) []*Rule {
 		parseTestRule(t, "ls-any", `process where process.name == "ls" and process.pid == 120`, 1000),
 		parseTestRule(t, "by-entity", `sequence by process.entity_id with maxspan=5s [process where process.name == "automator"] [network where true]`, 1000),
 		parseTestRule(t, "throttled", `sequence by host.id with maxspan=10s [process where process.name == "ls"] [network where true]`, 3),
+		parseTestRule(t, "no-key", `sequence with maxspan=1s [process where process.name == "automator" and process.pid == 101] [network where process.pid == 102]`, 1000),
 	}
 }
 
@@ -128,8 +130,12 @@ func runParallel(t testing.TB, rules []*Rule, evs []*ecs.Event, n int) ([]byte, 
 
 func TestParallelMatchesSerial(t *testing.T) {
 	rules := testRuleSet(t)
-	if !PartitionByHost(rules[0]) || !PartitionByHost(rules[1]) || PartitionByHost(rules[2]) || !PartitionByHost(rules[3]) {
-		t.Fatal("PartitionByHost: want seed, event query and host sequence partitionable, the entity sequence not")
+	var keys []string
+	for _, r := range rules {
+		keys = append(keys, PartitionKey(r))
+	}
+	if fmt.Sprint(keys) != "[host.id host.id process.entity_id host.id ]" {
+		t.Fatalf("PartitionKey: %q", keys)
 	}
 	evs := multiHostStream(20000, 37, 7)
 	want, ws, wsum := runSerial(t, rules, evs)
@@ -164,11 +170,11 @@ func TestParallelMatchesSerial(t *testing.T) {
 	}
 }
 
-// TestParallelOnlyGlobal: with only rules that cannot be partitioned by
-// host the run is one engine over every event.
+// TestParallelOnlyGlobal: with only rules that cannot be partitioned the
+// run is one engine over every event.
 func TestParallelOnlyGlobal(t *testing.T) {
-	rules := testRuleSet(t)[2:3]
-	evs := multiHostStream(3000, 5, 3)
+	rules := testRuleSet(t)[4:5]
+	evs := multiHostStream(20000, 5, 3)
 	want, _, _ := runSerial(t, rules, evs)
 	got, _, _ := runParallel(t, rules, evs, 4)
 	if len(want) == 0 || !bytes.Equal(got, want) {
