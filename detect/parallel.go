@@ -52,9 +52,9 @@ type ParallelOptions struct {
 // order, the throttle (max_signals per window, counted over all hosts) is
 // applied here after the merge, and exceptions are per match. Two things
 // are per partition and can differ: an event later than its rule's latest
-// event is ignored by a serial engine when another host's event moved that
+// event is ignored by a serial engine when another partition's event moved that
 // rule's clock past it, and the MaxPending cap evicts the oldest pending
-// sequence of its partition rather than of all hosts (Stats: CapHits).
+// sequence of its partition rather than of all events (Stats: CapHits).
 //
 // Process and Flush are called from one goroutine, with events in EQL
 // order (after Reorder), as Engine.Process.
@@ -75,7 +75,6 @@ type Parallel struct {
 	inflight *parBatch
 	next     uint64 // global index of the next event
 	events   uint64
-	line     []byte
 }
 
 // parBatchSize is the number of events dispatched to the partitions at a

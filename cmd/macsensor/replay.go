@@ -50,7 +50,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	query := fs.String("query", "", "run this one EQL query instead of the rules and print each match")
 	window := fs.Duration("reorder-window", 5*time.Second, "how far out of @timestamp order events may arrive and still be put in order")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "goroutines decoding ndjson in parallel")
-	partitions := fs.Int("partitions", runtime.GOMAXPROCS(0), "engines run in parallel, events split by host.id (1: one engine; --query always runs one)")
+	partitions := fs.Int("partitions", runtime.GOMAXPROCS(0), "engines per partition family run in parallel, events split by each rule's first join key (host.id, process.entity_id, ...); 1: one engine; --query always runs one")
 	progress := fs.String("progress", "auto", "progress line on stderr: auto (only when stderr is a terminal), always, never")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the replay to this file (go tool pprof)")
 	fs.Usage = func() {
