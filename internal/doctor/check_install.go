@@ -39,6 +39,15 @@ func DefaultLayout() Layout {
 	}
 }
 
+// installed returns a skip error when the LaunchDaemon plist is absent:
+// the install checks apply only to a host the package was installed on.
+func (d *Doctor) installed() error {
+	if _, err := os.Lstat(d.opt.Layout.Plist); errors.Is(err, fs.ErrNotExist) {
+		return Skipf("not installed: no %s", d.opt.Layout.Plist)
+	}
+	return nil
+}
+
 const nextReinstall = "reinstall the package, or fix the owner and mode as the reason says (docs/INSTALL.md)"
 
 // checkInstallFiles reads the LaunchDaemon plist (it is not asked of
@@ -47,8 +56,8 @@ const nextReinstall = "reinstall the package, or fix the owner and mode as the r
 // present) must be owned by root and writable by root only.
 func checkInstallFiles(ctx context.Context, d *Doctor) (string, error) {
 	l := d.opt.Layout
-	if _, err := os.Lstat(l.Plist); errors.Is(err, fs.ErrNotExist) {
-		return "", Skipf("not installed: no %s", l.Plist)
+	if err := d.installed(); err != nil {
+		return "", err
 	}
 	prefs, err := launchd.ReadPreferences(l.Plist, launchd.ReadOptions{})
 	if err != nil {
@@ -114,6 +123,12 @@ func rootOnly(p string, dir bool) error {
 // checkInstallAlertLog checks the alert log: a regular file owned by root,
 // mode 0640, that root can open for appending (nothing is written).
 func checkInstallAlertLog(ctx context.Context, d *Doctor) (string, error) {
+	if err := d.installed(); err != nil {
+		return "", err
+	}
+	if !d.root {
+		return "", Skipf("needs root: run it with sudo (the alert log is readable by root and its group only)")
+	}
 	p := d.opt.Layout.AlertLog
 	fi, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -149,6 +164,9 @@ type daemonStatus struct {
 // checkInstallStatus reads the running daemon's status file (as `macsensor
 // status` does): it must have been rewritten within three intervals.
 func checkInstallStatus(ctx context.Context, d *Doctor) (string, error) {
+	if err := d.installed(); err != nil {
+		return "", err
+	}
 	p := d.opt.Layout.StatusPath
 	kick := "sudo launchctl print system/" + d.opt.Layout.Label + "; sudo launchctl kickstart -k system/" + d.opt.Layout.Label
 	data, err := os.ReadFile(p)

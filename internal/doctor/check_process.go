@@ -136,8 +136,8 @@ func checkProcessPoll(ctx context.Context, d *Doctor) (string, error) {
 	d.facts.Automator = fact
 	d.mu.Unlock()
 	d.recordProcess(c.pid)
-	value := fmt.Sprintf("pid %d %q started %s after fork, parent %d", fact.PID, fact.Name,
-		time.Unix(0, fact.Start).Sub(before).Round(time.Millisecond), fact.PPID)
+	value := fmt.Sprintf("pid %d %q, %d args, parent %d, start %s (fork %+.1f ms)", fact.PID, fact.Name, len(fact.Args),
+		fact.PPID, time.Unix(0, fact.Start).UTC().Format("15:04:05.000000"), float64(time.Unix(0, fact.Start).Sub(before))/1e6)
 	return value, compareProcess(fact, c.pid, automatorName, d.automatorPath, want, int32(d.facts.DoctorPID), before, after)
 }
 

@@ -171,8 +171,8 @@ func Checks() []Check {
 		{Name: "engine.seed", Needs: []string{"process.poll", "network.connection"}, Run: checkEngine},
 		{Name: "codesign", Run: checkCodesign},
 		{Name: "install.files", Run: checkInstallFiles},
-		{Name: "install.alert_log", Root: true, Needs: []string{"install.files"}, Run: checkInstallAlertLog},
-		{Name: "install.status", Needs: []string{"install.files"}, Run: checkInstallStatus},
+		{Name: "install.alert_log", Run: checkInstallAlertLog},
+		{Name: "install.status", Run: checkInstallStatus},
 	}
 }
 

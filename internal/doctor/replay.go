@@ -204,7 +204,7 @@ func replayProcesses(files map[string][]byte, f *Facts, goos string) replayResul
 			bad = append(bad, fmt.Sprintf("pid %d: args %q, report %q", k.PID, args, k.Args))
 		}
 	}
-	value := fmt.Sprintf("%d processes decoded; %d children checked", len(entries), len(kids))
+	value := fmt.Sprintf("%d processes decoded; the children %s match", len(entries), pidList(kids))
 	if len(bad) > 0 {
 		return replayResult{value: value, err: errors.New(strings.Join(bad, "; "))}
 	}
@@ -315,4 +315,12 @@ func replayCapture(files map[string][]byte, f *Facts, goos string) replayResult 
 		return replayResult{value: value, err: errors.New(strings.Join(bad, "; "))}
 	}
 	return replayResult{value: value}
+}
+
+func pidList(kids []*ProcessFact) string {
+	var s []string
+	for _, k := range kids {
+		s = append(s, fmt.Sprintf("%d", k.PID))
+	}
+	return strings.Join(s, ", ")
 }
