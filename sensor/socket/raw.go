@@ -1,6 +1,9 @@
 package socket
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Raw buffers: what the kernel returned, kept as bytes so that `macsensor
 // doctor` can pack them into a bundle and a test on Linux can decode them
@@ -21,12 +24,10 @@ type RawBuffer struct {
 // the owners (LastPID, EPID) stay 0: inet_diag reports socket inodes and
 // the owners come from /proc/<pid>/fd.
 func DecodeRaw(b RawBuffer, dst []Conn) ([]Conn, error) {
-	switch {
-	case len(b.Name) > len("inet_diag/") && b.Name[:len("inet_diag/")] == "inet_diag/":
+	if strings.HasPrefix(b.Name, "inet_diag/") {
 		return DecodeDiagDump(b.Data, b.Proto, b.Seq, dst)
-	default:
-		return DecodePcblist(b.Data, b.Proto, dst)
 	}
+	return DecodePcblist(b.Data, b.Proto, dst)
 }
 
 // DecodeDiagDump decodes the concatenated datagrams of one inet_diag dump
