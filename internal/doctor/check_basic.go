@@ -125,10 +125,22 @@ func checkHost(ctx context.Context, d *Doctor) (string, error) {
 func checkLoopback(ctx context.Context, d *Doctor) (string, error) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
-		return "", failf("bring the loopback interface up with 127.0.0.1 (macOS: sudo ifconfig lo0 127.0.0.1 up)",
+		return "", failf("bring the loopback interface up with 127.0.0.1 (macOS: sudo ifconfig lo0 127.0.0.1 up; Linux: ip link set lo up)",
 			"cannot listen on 127.0.0.1: %v", err)
 	}
 	d.ln = ln
+	// Binding can succeed with loopback down (Linux accepts 127.0.0.1 in
+	// a namespace whose lo is down); a connection to itself proves it up.
+	var dl net.Dialer
+	self, err := dl.DialContext(ctx, "tcp4", ln.Addr().String())
+	if err != nil {
+		return "", failf("bring the loopback interface up with 127.0.0.1 (macOS: sudo ifconfig lo0 127.0.0.1 up; Linux: ip link set lo up)",
+			"cannot connect to 127.0.0.1: %v", err)
+	}
+	if c, err := ln.Accept(); err == nil {
+		c.Close()
+	}
+	self.Close()
 	d.lnAddr = ln.Addr().(*net.TCPAddr).AddrPort()
 	d.lnAddr = netip.AddrPortFrom(d.lnAddr.Addr().Unmap(), d.lnAddr.Port())
 	d.capPorts.Store(d.lnAddr.Port(), true)
