@@ -136,12 +136,10 @@ func (r *Report) summarize() {
 
 // WriteJSON writes the report as one indented JSON document.
 func (r *Report) WriteJSON(w io.Writer) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "a -> b" stays readable
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
 }
 
 // TableWidth is the width WriteTable keeps to.
