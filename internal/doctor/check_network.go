@@ -51,6 +51,12 @@ func checkConnection(ctx context.Context, d *Doctor) (string, error) {
 		return false
 	})
 	if err != nil {
+		d.mu.Lock()
+		d.facts.Connection = &ConnFact{PID: c.pid, Transport: "tcp", Local: local.String(), Remote: d.lnAddr.String(),
+			State: socket.Established.String(), Direction: "egress"}
+		d.mu.Unlock()
+		d.recordSockets()
+		d.recordProcess(c.pid)
 		switch {
 		case out == nil:
 			return "", err
@@ -60,13 +66,13 @@ func checkConnection(ctx context.Context, d *Doctor) (string, error) {
 			return "", failf(nextBundle, "no socket %s -> %s in the kernel's table: %v", local, d.lnAddr, err)
 		}
 	}
-	fact := &ConnFact{PID: int32(out.Process.PID), Transport: out.Network.Transport, Local: local.String(),
+	fact := &ConnFact{Seen: true, PID: int32(out.Process.PID), Transport: out.Network.Transport, Local: local.String(),
 		Remote: d.lnAddr.String(), State: conn.State.String(), Direction: out.Network.Direction}
 	d.mu.Lock()
 	d.facts.Connection = fact
 	for _, ev := range d.events {
 		if ev.Process.PID == int64(c.pid) && ev.Event.Action == "exec" {
-			d.facts.Runner = &ProcessFact{PID: c.pid, PPID: int32(ev.Process.Parent.PID), Name: ev.Process.Name,
+			d.facts.Runner = &ProcessFact{Seen: true, PID: c.pid, PPID: int32(ev.Process.Parent.PID), Name: ev.Process.Name,
 				Executable: ev.Process.Executable, Args: ev.Process.Args, Start: ev.Process.Start}
 			fmt.Sscan(ev.User.ID, &d.facts.Runner.UID)
 		}

@@ -3,6 +3,7 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -123,13 +124,21 @@ func checkProcessPoll(ctx context.Context, d *Doctor) (string, error) {
 	after := time.Now()
 	want := append([]string{d.automatorPath}, d.opt.ChildArgs...)
 	want = append(want, "hold", "nonce-"+d.nonce)
+	expected := &ProcessFact{PID: c.pid, PPID: d.facts.DoctorPID, UID: uint32(os.Geteuid()), Name: automatorName,
+		Executable: d.automatorPath, Args: want}
 	ev, err := d.pollFor(ctx, fmt.Sprintf("exec event for pid %d", c.pid), func(ev *ecs.Event) bool {
 		return ev != nil && ev.Process.PID == int64(c.pid) && slices.Contains(ev.Event.Type, "start") && ev.Event.Action == "exec"
 	})
 	if err != nil {
+		// Keep the buffers the poll could not make sense of, and what they
+		// should say: that is the regression fixture.
+		d.mu.Lock()
+		d.facts.Automator = expected
+		d.mu.Unlock()
+		d.recordProcess(c.pid)
 		return "", err
 	}
-	fact := &ProcessFact{PID: int32(ev.Process.PID), PPID: int32(ev.Process.Parent.PID), Name: ev.Process.Name,
+	fact := &ProcessFact{Seen: true, PID: int32(ev.Process.PID), PPID: int32(ev.Process.Parent.PID), Name: ev.Process.Name,
 		Executable: ev.Process.Executable, Args: ev.Process.Args, Start: ev.Process.Start}
 	fmt.Sscan(ev.User.ID, &fact.UID)
 	d.mu.Lock()

@@ -88,6 +88,7 @@ func TestReplayDetectsTampering(t *testing.T) {
 			b.Files[k] = bytes.Replace(b.Files[k], []byte("hold"), []byte("HOLD"), 1)
 		}, "replay.process", "args"},
 		{"child's stat gone", func(b *Bundle) { delete(b.Files, "proc/stat/"+itoa(f.Runner.PID)) }, "replay.process", "not in the process table"},
+		{"start moved", func(b *Bundle) { f2 := *b.Report.Facts.Runner; f2.Start += 50e6; b.Report.Facts.Runner = &f2 }, "replay.process", "start"},
 		{"parent changed", func(b *Bundle) { f2 := *b.Report.Facts.Automator; f2.PPID++; b.Report.Facts.Automator = &f2 }, "replay.process", "ppid"},
 		{"socket dump cut", func(b *Bundle) {
 			k := "socket/inet_diag-inet-tcp"
@@ -154,10 +155,10 @@ func TestBundleRoundTripDarwin(t *testing.T) {
 		t.Skipf("pcblist fixture: %v", err)
 	}
 	const exe = "/private/var/folders/T/macsensor-doctor-1/bin/"
-	auto := &ProcessFact{PID: 1200, PPID: 1000, UID: 0, Name: "automator", Executable: exe + "automator",
+	auto := &ProcessFact{Seen: true, PID: 1200, PPID: 1000, UID: 0, Name: "automator", Executable: exe + "automator",
 		Args: []string{exe + "automator", "doctor", "child", "hold", "nonce-1"}, Start: 1796305678123456000}
 	// The socket fixture's ESTABLISHED connection is pid 1234's.
-	runner := &ProcessFact{PID: 1234, PPID: 1000, UID: 0, Name: "com.apple.automator.runner", Executable: exe + "com.apple.automator.runner",
+	runner := &ProcessFact{Seen: true, PID: 1234, PPID: 1000, UID: 0, Name: "com.apple.automator.runner", Executable: exe + "com.apple.automator.runner",
 		Args: []string{exe + "com.apple.automator.runner", "doctor", "child", "connect", "93.184.216.34:443"}, Start: 1796305678223456000}
 	d := &Doctor{report: Report{Tool: "macsensor doctor", System: System{GOOS: "darwin", GOARCH: "arm64", OSType: "macos"},
 		Facts: Facts{DoctorPID: 1000, Automator: auto, Runner: runner,

@@ -83,19 +83,24 @@ type Facts struct {
 	DNS        *DNSFact     `json:"dns,omitempty"`
 }
 
-// ProcessFact is one of the doctor's children as the process poll saw it.
+// ProcessFact is one of the doctor's children as the process poll saw it
+// (Seen), or, when the poll did not see it, as the doctor started it: the
+// bundle of a failed run still says what its buffers should decode to.
 type ProcessFact struct {
+	Seen       bool     `json:"seen"`
 	PID        int32    `json:"pid"`
 	PPID       int32    `json:"ppid"`
 	UID        uint32   `json:"uid"`
 	Name       string   `json:"name"`
 	Executable string   `json:"executable"`
 	Args       []string `json:"args"`
-	Start      int64    `json:"start_ns"` // process.start, Unix ns
+	Start      int64    `json:"start_ns"` // process.start, Unix ns; 0 when not seen
 }
 
-// ConnFact is the runner's connection as the socket poll saw it.
+// ConnFact is the runner's connection as the socket poll saw it (Seen), or
+// as the runner reported it when the poll did not see it.
 type ConnFact struct {
+	Seen      bool   `json:"seen"`
 	PID       int32  `json:"pid"`
 	Transport string `json:"transport"`
 	Local     string `json:"local"`  // ip:port of the runner's end

@@ -33,7 +33,7 @@ func sampleReport() *Report {
 				Next:   nextBundle},
 			{Name: "a.check.with.a.very.long.name.indeed", Status: Skip, Reason: "needs root: run it with sudo"},
 		},
-		Facts: Facts{DoctorPID: 800, Automator: &ProcessFact{PID: 812, PPID: 800, Name: "automator",
+		Facts: Facts{DoctorPID: 800, Automator: &ProcessFact{Seen: true, PID: 812, PPID: 800, Name: "automator",
 			Executable: "/private/var/folders/xy/T/macsensor-doctor-1/bin/automator",
 			Args:       []string{"/private/var/folders/xy/T/macsensor-doctor-1/bin/automator", "doctor", "child", "hold", "nonce-1"}, Start: 1796305678123456000}},
 	}
