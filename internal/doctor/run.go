@@ -70,7 +70,10 @@ func runChecks(ctx context.Context, d *Doctor, checks []Check, root bool, perChe
 func runOne(ctx context.Context, d *Doctor, c Check, root bool, perCheck time.Duration, done map[string]Status) Result {
 	r := Result{Name: c.Name}
 	if ctx.Err() != nil {
-		r.Status, r.Reason = Skip, "the run's deadline (--timeout) passed before this check started"
+		// It applies and did not run: a failure, so that a run cut short
+		// never exits 0.
+		r.Status, r.Reason = Fail, "not run: the run's deadline (--timeout) passed before this check started"
+		r.Next = "run again with a larger --timeout; if a check hangs, send the bundle"
 		return r
 	}
 	if c.Root && !root {

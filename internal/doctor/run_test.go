@@ -84,7 +84,7 @@ func TestRunTotalTimeout(t *testing.T) {
 	if r := got["slow"]; r.Status != Fail || r.Reason != "context deadline exceeded" {
 		t.Errorf("slow: %+v", r)
 	}
-	if r := got["never"]; r.Status != Skip || !strings.Contains(r.Reason, "--timeout") {
+	if r := got["never"]; r.Status != Fail || !strings.HasPrefix(r.Reason, "not run:") || !strings.Contains(r.Reason, "--timeout") {
 		t.Errorf("never: %+v", r)
 	}
 }
