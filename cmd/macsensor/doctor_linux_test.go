@@ -333,3 +333,23 @@ func listFiles(t *testing.T, dir string) map[string]bool {
 }
 
 func itoa32(n int32) string { return strconv.Itoa(int(n)) }
+
+// TestDoctorTimeout: a --timeout too short for the run cuts it: every check
+// is still reported, those cut off fail as not run (or as abandoned at the
+// deadline), and the exit status is 1.
+func TestDoctorTimeout(t *testing.T) {
+	bin, tmp := doctorEnv(t)
+	r := runDoctor(t, bin, nil, tmp, false, "--timeout", "50ms")
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1", r.code)
+	}
+	cut := 0
+	for _, c := range r.statuses(t) {
+		if c.Status == doctor.Fail && (strings.Contains(c.Reason, "--timeout") || strings.Contains(c.Reason, "deadline")) {
+			cut++
+		}
+	}
+	if cut == 0 {
+		t.Errorf("no check says the run's deadline cut it:\n%s", r.stdout)
+	}
+}
