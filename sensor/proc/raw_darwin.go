@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 
@@ -30,13 +31,20 @@ var (
 )
 
 // RawProcAll returns the bytes of sysctl kern.proc.all: every process as a
-// struct kinfo_proc (DecodeKinfoProcs). x/sys retries on ENOMEM.
+// struct kinfo_proc (DecodeKinfoProcs). unix.SysctlRaw probes the size and
+// then reads; a table that grew in between fails with ENOMEM, retried here.
 func RawProcAll() ([]byte, error) {
-	b, err := unix.SysctlRaw("kern.proc.all")
-	if err != nil {
-		return nil, fmt.Errorf("proc: sysctl kern.proc.all: %w", err)
+	var err error
+	for range 5 {
+		var b []byte
+		if b, err = unix.SysctlRaw("kern.proc.all"); err == nil {
+			return b, nil
+		}
+		if !errors.Is(err, unix.ENOMEM) {
+			break
+		}
 	}
-	return b, nil
+	return nil, fmt.Errorf("proc: sysctl kern.proc.all: %w", err)
 }
 
 // RawProcargs2 returns the bytes of sysctl kern.procargs2.<pid>: argc, the
