@@ -104,17 +104,16 @@ func (r doctorRun) expect(t *testing.T, want map[string]doctor.Status, reasons m
 }
 
 // doctorEnv builds the binary (with -race when the tests run with it) and
-// copies it into a folder anyone can read, so that nobody can run it.
-func doctorEnv(t *testing.T) (bin, tmp string) {
+// copies it into a folder anyone can read, so that nobody can run it. The
+// e2e environment holds the host-wide e2e lock for the test: the doctor's
+// children are named automator, and another test's daemon must not see them.
+func doctorEnv(t *testing.T) (e *e2eEnv, bin, tmp string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("doctor e2e: starts processes and opens capture; skipped in -short mode")
-	}
 	if os.Geteuid() != 0 {
 		t.Skip("doctor e2e: needs root (it runs the doctor as root and as nobody)")
 	}
-	e2eLock(t) // the doctor's children are named automator: keep other e2e daemons from seeing them
-	built := e2eBinaries(t, e2eRaceEnabled()).daemon
+	e = newE2E(t, e2eRaceEnabled()) // skips in -short mode
+	built := e.bins.daemon
 	dir, err := os.MkdirTemp("", "macsensor-doctor-e2e-")
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +135,7 @@ func doctorEnv(t *testing.T) (bin, tmp string) {
 		t.Fatal(err)
 	}
 	os.Chmod(tmp, 0o1777)
-	return bin, tmp
+	return e, bin, tmp
 }
 
 var nobody = &syscall.Credential{Uid: 65534, Gid: 65534}
@@ -144,7 +143,7 @@ var nobody = &syscall.Credential{Uid: 65534, Gid: 65534}
 // TestDoctorRoot: as root every check that applies passes, the bundle is
 // 0600, replays, and holds no environment and no other process's args.
 func TestDoctorRoot(t *testing.T) {
-	bin, tmp := doctorEnv(t)
+	_, bin, tmp := doctorEnv(t)
 	bundle := filepath.Join(t.TempDir(), "doctor.tar.gz")
 	r := runDoctor(t, bin, nil, tmp, false, "--bundle", bundle)
 	if r.code != 0 {
@@ -229,7 +228,7 @@ func TestDoctorRoot(t *testing.T) {
 // TestDoctorNobody: run as nobody, the checks that need root are skipped
 // and say so; the others pass; the exit status is 0.
 func TestDoctorNobody(t *testing.T) {
-	bin, tmp := doctorEnv(t)
+	_, bin, tmp := doctorEnv(t)
 	r := runDoctor(t, bin, nobody, tmp, false)
 	if r.code != 0 {
 		t.Errorf("exit %d, want 0", r.code)
@@ -255,7 +254,7 @@ func TestDoctorNobody(t *testing.T) {
 // down: the loopback check fails with the next step, the checks that need
 // it are skipped, the rest run, and the exit status is 1.
 func TestDoctorNoLoopback(t *testing.T) {
-	bin, tmp := doctorEnv(t)
+	_, bin, tmp := doctorEnv(t)
 	r := runDoctor(t, bin, nil, tmp, true)
 	if r.code != 1 {
 		t.Errorf("exit %d, want 1", r.code)
@@ -272,7 +271,7 @@ func TestDoctorNoLoopback(t *testing.T) {
 // TestDoctorReadOnlyTemp: with a temporary folder it cannot write, the
 // doctor says so and what to do, skips what needs the folder, and exits 1.
 func TestDoctorReadOnlyTemp(t *testing.T) {
-	bin, tmp := doctorEnv(t)
+	_, bin, tmp := doctorEnv(t)
 	ro := filepath.Join(tmp, "ro")
 	if err := os.Mkdir(ro, 0o555); err != nil {
 		t.Fatal(err)
@@ -294,8 +293,7 @@ func TestDoctorReadOnlyTemp(t *testing.T) {
 // doctor passes, the daemon keeps polling and writing its status, and the
 // doctor touched none of the daemon's files.
 func TestDoctorBesideDaemon(t *testing.T) {
-	bin, tmp := doctorEnv(t)
-	e := &e2eEnv{tb: t, bins: e2eBinaries(t, e2eRaceEnabled()), work: t.TempDir()}
+	e, bin, tmp := doctorEnv(t)
 	cfg := e2eFast()
 	cfg.Builtin = true // the macOS seed rule: it cannot fire on Linux
 	d := e.start(e.newState(&cfg))
@@ -338,7 +336,7 @@ func itoa32(n int32) string { return strconv.Itoa(int(n)) }
 // is still reported, those cut off fail as not run (or as abandoned at the
 // deadline), and the exit status is 1.
 func TestDoctorTimeout(t *testing.T) {
-	bin, tmp := doctorEnv(t)
+	_, bin, tmp := doctorEnv(t)
 	r := runDoctor(t, bin, nil, tmp, false, "--timeout", "50ms")
 	if r.code != 1 {
 		t.Errorf("exit %d, want 1", r.code)
