@@ -116,6 +116,7 @@ func checkProcessPoll(ctx context.Context, d *Doctor) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	d.startProcEvents() // listening before the fork, for process.events
 	before := time.Now()
 	c, err := d.spawn(ctx, d.automatorPath, "hold", "nonce-"+d.nonce)
 	if err != nil {

@@ -74,6 +74,8 @@ type Doctor struct {
 	socks     *recordingSockets
 	closeSens func()
 
+	pev *procEvents // the process-event source, opened by process.poll
+
 	capture  *capture.Source
 	capStop  context.CancelFunc
 	capDone  chan struct{}
@@ -225,6 +227,9 @@ func (d *Doctor) cleanup() {
 	d.mu.Unlock()
 	for _, c := range children {
 		c.stop()
+	}
+	if d.pev != nil {
+		d.pev.stop()
 	}
 	if d.capStop != nil {
 		d.capStop()
