@@ -180,7 +180,9 @@ func TestDoctorRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, res := range b.Replay() {
-		if res.Status != doctor.Pass {
+		// replay.procevents passes where the process-event source is built
+		// and is skipped where it is not; the others must pass.
+		if res.Status == doctor.Fail || res.Status == doctor.Skip && res.Name != "replay.procevents" {
 			t.Errorf("replay %s: %s %s", res.Name, res.Status, res.Reason)
 		}
 	}
@@ -236,12 +238,17 @@ func TestDoctorNobody(t *testing.T) {
 	want := map[string]doctor.Status{
 		"workdir": doctor.Pass, "host.identity": doctor.Pass, "loopback": doctor.Pass,
 		"capture.open": doctor.Skip, "process.poll": doctor.Pass, "process.decode": doctor.Pass,
-		"process.events": doctor.Skip, "network.connection": doctor.Pass, "network.decode": doctor.Pass,
+		"network.connection": doctor.Pass, "network.decode": doctor.Pass,
 		"capture.syn": doctor.Skip, "capture.dns": doctor.Skip, "engine.seed": doctor.Pass, "codesign": doctor.Skip,
 		"install.files": doctor.Skip, "install.alert_log": doctor.Skip, "install.status": doctor.Skip,
 	}
 	const needsRoot = "needs root: run it with sudo"
 	r.expect(t, want, map[string]string{"capture.open": needsRoot, "capture.syn": needsRoot, "capture.dns": needsRoot})
+	// The proc connector may or may not admit a process without
+	// CAP_NET_ADMIN (it does on some kernels): pass, or skipped saying why.
+	if pe := r.statuses(t)["process.events"]; pe.Status == doctor.Fail {
+		t.Errorf("process.events as nobody: %s %s", pe.Status, pe.Reason)
+	}
 	if r.report.System.Root || r.report.System.UID != 65534 {
 		t.Errorf("system %+v", r.report.System)
 	}

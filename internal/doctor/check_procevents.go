@@ -22,3 +22,8 @@ func (pe *procEvents) stop() {}
 func checkProcessEvents(ctx context.Context, d *Doctor) (string, error) {
 	return "", Skipf("not built in this version: the process-event source (kqueue / proc connector) has not landed")
 }
+
+// replayProcEvents would decode the bundle's process-event messages.
+func replayProcEvents(files map[string][]byte, f *Facts, goos string) replayResult {
+	return replayResult{skip: "not built in this version: no process-event source"}
+}

@@ -85,6 +85,7 @@ func (b *Bundle) Replay() []Result {
 		{"replay.process", replayProcesses},
 		{"replay.socket", replaySockets},
 		{"replay.capture", replayCapture},
+		{"replay.procevents", replayProcEvents},
 	} {
 		t0 := time.Now()
 		res := p.run(b.Files, f, goos)

@@ -180,7 +180,7 @@ func TestBundleRoundTripDarwin(t *testing.T) {
 		t.Fatalf("bundle mode %v %v, want 0600", fi.Mode(), err)
 	}
 	b := readBundleFile(t, path)
-	want := map[string]Status{"replay.process": Pass, "replay.socket": Pass, "replay.capture": Skip}
+	want := map[string]Status{"replay.process": Pass, "replay.socket": Pass, "replay.capture": Skip, "replay.procevents": Skip}
 	for _, r := range b.Replay() {
 		if r.Status != want[r.Name] {
 			t.Errorf("%s: %s %s %s, want %s", r.Name, r.Status, r.Value, r.Reason, want[r.Name])
