@@ -3,9 +3,6 @@ package detect
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -133,54 +130,18 @@ var ErrNotEQL = errors.New("detect: not an EQL rule")
 // (Skipped), TOML errors and EQL errors (with the line and column in the
 // file), duplicate rule_ids (the first one is kept) and unreadable paths.
 func LoadRules(paths ...string) ([]*Rule, []*LoadError) {
-	var files []string
+	var files []SourceFile
 	var errs []*LoadError
 	for _, p := range paths {
-		st, err := os.Stat(p)
+		fs, err := ReadPath(p)
 		if err != nil {
-			errs = append(errs, &LoadError{File: p, Err: fmt.Errorf("detect: %w", err)})
+			errs = append(errs, &LoadError{File: p, Err: err})
 			continue
 		}
-		if !st.IsDir() {
-			files = append(files, p)
-			continue
-		}
-		ents, err := os.ReadDir(p)
-		if err != nil {
-			errs = append(errs, &LoadError{File: p, Err: fmt.Errorf("detect: %w", err)})
-			continue
-		}
-		var names []string
-		for _, e := range ents {
-			if !e.IsDir() && strings.HasSuffix(e.Name(), ".toml") {
-				names = append(names, filepath.Join(p, e.Name()))
-			}
-		}
-		sort.Strings(names)
-		files = append(files, names...)
+		files = append(files, fs...)
 	}
-	var rules []*Rule
-	seen := make(map[string]string)
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			errs = append(errs, &LoadError{File: f, Err: fmt.Errorf("detect: %w", err)})
-			continue
-		}
-		r, lerr := ParseRule(f, data)
-		if lerr != nil {
-			errs = append(errs, lerr)
-			continue
-		}
-		if first, dup := seen[r.ID]; dup {
-			errs = append(errs, &LoadError{File: f, RuleID: r.ID,
-				Err: fmt.Errorf("detect: duplicate rule_id %s (first loaded from %s, kept)", r.ID, first)})
-			continue
-		}
-		seen[r.ID] = f
-		rules = append(rules, r)
-	}
-	return rules, errs
+	rules, lerrs := parseRuleFiles(files)
+	return rules, append(errs, lerrs...)
 }
 
 // ruleFile is the part of a detection-rules TOML file the engine reads.

@@ -1,14 +1,12 @@
 package launchd
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"math"
-	"os"
 
 	"howett.net/plist"
+
+	"github.com/macsensor/macsensor/internal/rootfile"
 )
 
 // MaxPreferencesSize bounds what ReadPreferences reads: a managed
@@ -19,8 +17,9 @@ const MaxPreferencesSize = 1 << 20
 // it refuses to trust: a symlink, not a regular file, not owned by root, or
 // writable by group or others. The daemon runs as root and the managed
 // preferences override its configuration, so whoever can write this file
-// controls the sensor.
-var ErrUnsafeFile = errors.New("unsafe preferences file")
+// controls the sensor. It is rootfile.ErrUnsafe: the same checks serve the
+// daemon's configuration and rule files.
+var ErrUnsafeFile = rootfile.ErrUnsafe
 
 // ReadOptions relaxes ReadPreferences for callers that are not the daemon.
 type ReadOptions struct {
@@ -39,71 +38,20 @@ func ReadManagedPreferences(path string) (map[string]any, error) {
 }
 
 // ReadPreferences reads a binary or XML property list whose top level is a
-// dictionary, after checking that the file is safe to trust: not a symlink
-// (checked with Lstat and again by opening with O_NOFOLLOW), a regular
-// file, owned by root unless opt.SkipOwnerCheck, not writable by group or
-// others. The checks run on the Lstat result and again on the opened
-// descriptor, which must be the same file.
+// dictionary, after checking that the file is safe to trust (rootfile.Read:
+// opened once with O_NOFOLLOW, checked on the descriptor, read from it): a
+// regular file, owned by root unless opt.SkipOwnerCheck, not writable by
+// group or others, at most MaxPreferencesSize bytes.
 func ReadPreferences(path string, opt ReadOptions) (map[string]any, error) {
-	lfi, err := os.Lstat(path)
+	data, err := rootfile.Read(path, rootfile.Options{AnyOwner: opt.SkipOwnerCheck, MaxSize: MaxPreferencesSize})
 	if err != nil {
 		return nil, fmt.Errorf("launchd: managed preferences: %w", err)
-	}
-	if err := checkInfo(path, lfi, opt); err != nil {
-		return nil, err
-	}
-	f, err := openNoFollow(path)
-	if err != nil {
-		return nil, fmt.Errorf("launchd: managed preferences: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("launchd: managed preferences: %w", err)
-	}
-	if !os.SameFile(lfi, fi) {
-		return nil, fmt.Errorf("launchd: managed preferences %q: %w: replaced while being opened", path, ErrUnsafeFile)
-	}
-	if err := checkInfo(path, fi, opt); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxPreferencesSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("launchd: managed preferences %q: %w", path, err)
-	}
-	if len(data) > MaxPreferencesSize {
-		return nil, fmt.Errorf("launchd: managed preferences %q: larger than %d bytes", path, MaxPreferencesSize)
 	}
 	prefs, err := decodePreferences(data)
 	if err != nil {
 		return nil, fmt.Errorf("launchd: managed preferences %q: %w", path, err)
 	}
 	return prefs, nil
-}
-
-func checkInfo(path string, fi fs.FileInfo, opt ReadOptions) error {
-	uid, err := fileUID(fi)
-	if err != nil {
-		return fmt.Errorf("launchd: managed preferences %q: %w", path, err)
-	}
-	return CheckFile(path, uid, fi.Mode(), opt)
-}
-
-// CheckFile applies ReadPreferences' trust checks to a file's owner uid and
-// mode (as from os.Lstat), so that they can be tested without root. The
-// error names the path and the problem, and wraps ErrUnsafeFile.
-func CheckFile(path string, uid uint32, mode fs.FileMode, opt ReadOptions) error {
-	switch {
-	case mode&fs.ModeSymlink != 0:
-		return fmt.Errorf("launchd: managed preferences %q: %w: is a symbolic link", path, ErrUnsafeFile)
-	case !mode.IsRegular():
-		return fmt.Errorf("launchd: managed preferences %q: %w: not a regular file (mode %v)", path, ErrUnsafeFile, mode)
-	case !opt.SkipOwnerCheck && uid != 0:
-		return fmt.Errorf("launchd: managed preferences %q: %w: owned by uid %d, not root", path, ErrUnsafeFile, uid)
-	case mode.Perm()&0o022 != 0:
-		return fmt.Errorf("launchd: managed preferences %q: %w: writable by group or others (mode %04o)", path, ErrUnsafeFile, uint32(mode.Perm()))
-	}
-	return nil
 }
 
 // DecodePreferences decodes an XML or binary property list whose top level

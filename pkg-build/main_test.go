@@ -23,9 +23,9 @@ import (
 	"howett.net/plist"
 
 	"github.com/macsensor/macsensor/launchd"
-	"github.com/macsensor/macsensor/pkg-build/bom"
 	"github.com/macsensor/macsensor/pkg-build/fat"
-	"github.com/macsensor/macsensor/pkg-build/xar"
+	"github.com/macsensor/macsensor/pkg-build/internal/bomread"
+	"github.com/macsensor/macsensor/pkg-build/internal/xarread"
 )
 
 const testEpoch = "1700000000" // 2023-11-14T22:13:20Z
@@ -242,7 +242,7 @@ func inspect(t *testing.T, pkg []byte) *inspected {
 	if !bytes.Equal(heap[:20], tocSum[:]) {
 		t.Fatal("heap[0:20] is not the SHA-1 of the compressed TOC")
 	}
-	a, err := xar.Read(pkg)
+	a, err := xarread.Read(pkg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func inspect(t *testing.T, pkg []byte) *inspected {
 
 	// 4. The Bom, read by our decoder of bomutils' format, lists exactly the
 	// Payload, and its CRCs are what cksum(1) prints.
-	bf, err := bom.Read(in.members["macsensor.pkg/Bom"])
+	bf, err := bomread.Read(in.members["macsensor.pkg/Bom"])
 	if err != nil {
 		t.Fatal(err)
 	}

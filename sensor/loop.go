@@ -17,7 +17,7 @@ type Batch struct {
 	Watermark int64
 }
 
-// LoopStats are the counters of Loop, beyond the Sensor's own.
+// LoopStats are the counters of LoopWith, beyond the Sensor's own.
 type LoopStats struct {
 	Batches       uint64 // batches sent
 	DroppedBatch  uint64 // batches dropped because out was full
@@ -79,31 +79,27 @@ type LoopOptions struct {
 }
 
 // publishedStats is the copy of the counters another goroutine may read
-// while Loop runs.
+// while LoopWith runs.
 type publishedStats struct {
 	mu     sync.Mutex
 	sensor Stats
 	loop   LoopStats
 }
 
-// Loop polls the process table every procEvery and the socket table every
-// sockEvery until ctx is done, and sends one Batch per poll to out. It
-// never blocks on out: when out is full the batch is dropped and counted
-// (the next batch's watermark supersedes its own). onErr, if not nil, gets
-// each poll error; polling goes on.
+// LoopWith polls the process table every opt.ProcessEvery and the socket
+// table every opt.SocketEvery until ctx is done, and sends one Batch per
+// poll to out. It never blocks on out: when out is full the batch is
+// dropped and counted (the next batch's watermark supersedes its own).
+// opt.OnError, if not nil, gets each poll error; polling goes on. It also
+// takes the inputs of the packet capture: a Trigger for immediate socket
+// polls, an Inbox for the events of another source and a Domain lookup for
+// destination.domain (see LoopOptions). Everything runs on the calling
+// goroutine, which owns the Sensor; the Sensor is never touched from the
+// capture's goroutines.
 //
-// Loop owns the Sensor while it runs; read its counters with
-// PublishedStats. A stopped Loop may be started again (with other
+// LoopWith owns the Sensor while it runs; read its counters with
+// PublishedStats. A stopped loop may be started again (with other
 // intervals) on the same Sensor: its tables and state carry over.
-func (s *Sensor) Loop(ctx context.Context, procEvery, sockEvery time.Duration, out chan<- Batch, onErr func(error)) {
-	s.LoopWith(ctx, LoopOptions{ProcessEvery: procEvery, SocketEvery: sockEvery, OnError: onErr}, out)
-}
-
-// LoopWith is Loop with the inputs of the packet capture: a Trigger for
-// immediate socket polls, an Inbox for the events of another source and a
-// Domain lookup for destination.domain (see LoopOptions). Everything runs
-// on the calling goroutine, which owns the Sensor; the Sensor is never
-// touched from the capture's goroutines.
 func (s *Sensor) LoopWith(ctx context.Context, opt LoopOptions, out chan<- Batch) {
 	procT := time.NewTicker(opt.ProcessEvery)
 	defer procT.Stop()
@@ -276,7 +272,7 @@ func (s *Sensor) publish() {
 	s.pub.mu.Unlock()
 }
 
-// PublishedStats returns the counters as of the last poll of Loop. It is
+// PublishedStats returns the counters as of the last poll of LoopWith. It is
 // safe to call from any goroutine.
 func (s *Sensor) PublishedStats() (Stats, LoopStats) {
 	s.pub.mu.Lock()

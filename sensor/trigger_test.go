@@ -517,7 +517,10 @@ func TestLoopWithoutOptionsIsUnchanged(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan Batch, 8)
 	done := make(chan struct{})
-	go func() { defer close(done); s.Loop(ctx, 5*time.Millisecond, 5*time.Millisecond, out, nil) }()
+	go func() {
+		defer close(done)
+		s.LoopWith(ctx, LoopOptions{ProcessEvery: 5 * time.Millisecond, SocketEvery: 5 * time.Millisecond}, out)
+	}()
 	timer := time.NewTimer(loopDeadline)
 	defer timer.Stop()
 	for range 3 {

@@ -9,12 +9,6 @@ import (
 	"howett.net/plist"
 )
 
-// dslocalUsers is where macOS keeps local accounts: one plist per user
-// (Open Directory's local node). Without cgo, Go's os/user reads only
-// /etc/passwd, which on macOS lists the system accounts but not the people
-// (uid 501 and up): those live here, readable by root.
-const dslocalUsers = "/var/db/dslocal/nodes/Default/users"
-
 // dslocalUser is the part of a dslocal user record the sensor needs: every
 // attribute is an array of strings.
 type dslocalUser struct {

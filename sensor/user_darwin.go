@@ -8,6 +8,12 @@ import (
 	"sync"
 )
 
+// dslocalUsers is where macOS keeps local accounts: one plist per user
+// (Open Directory's local node). Without cgo, Go's os/user reads only
+// /etc/passwd, which on macOS lists the system accounts but not the people
+// (uid 501 and up): those live here, readable by root.
+const dslocalUsers = "/var/db/dslocal/nodes/Default/users"
+
 var (
 	dslocalOnce  sync.Once
 	dslocalNames map[uint32]string

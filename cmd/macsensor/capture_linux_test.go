@@ -28,6 +28,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"github.com/macsensor/macsensor/internal/testlock"
 	"github.com/macsensor/macsensor/sensor"
 	"github.com/macsensor/macsensor/sensor/capture"
 )
@@ -76,7 +77,7 @@ func newCaptEnv(t *testing.T, lock bool) *captEnv {
 		t.Skipf("no go tool to build the daemon with: %v", err)
 	}
 	if lock {
-		captLock(t)
+		testlock.Hold(t, testlock.E2E)
 	}
 	e := &captEnv{t: t, work: t.TempDir()}
 	// Other users (the nobody test) must reach the binaries.
@@ -95,28 +96,6 @@ func newCaptEnv(t *testing.T, lock bool) *captEnv {
 	build(e.daemon, ".")
 	build(e.helper, "../../sensor/testdata/helper")
 	return e
-}
-
-// captLock takes the host-wide lock every e2e test and live measurement of
-// this package holds (the file e2eharness_linux_test.go uses too), until
-// the test ends.
-func captLock(tb testing.TB) {
-	tb.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "macsensor-e2e.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { f.Close() })
 }
 
 // helperAs copies the helper under name (process.name comes from the
@@ -751,7 +730,7 @@ func TestCaptureCost(t *testing.T) {
 			}
 			t.Run(mode+"/"+ld.name, func(t *testing.T) {
 				sub := &captEnv{t: t, work: e.work, daemon: e.daemon, helper: e.helper}
-				captLock(t)
+				testlock.Hold(t, testlock.E2E)
 				d := sub.start(config, nil)
 				pid := d.cmd.Process.Pid
 				d.waitStatus("three polls", func(st *Status) bool { return st.Polls.Process >= 3 })

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/macsensor/macsensor/internal/rootfile"
 )
 
 // Config is the daemon's configuration: built-in defaults, then the TOML
@@ -414,15 +416,14 @@ func loadConfig(goos, stateDir, path string, managed map[string]any, checkOwner 
 	return c, sources, nil
 }
 
-// readTrusted reads a configuration or rule file. With checkOwner, it
-// refuses a file that anyone but root could have written: the file itself
-// writable by group or others or owned by another user, or a symlink. The
-// daemon runs as root and must not take orders from an unprivileged user.
+// readTrusted reads a configuration file. With checkOwner, it refuses a
+// file that anyone but root could have written (owned by another user,
+// writable by group or others, a symlink, not a regular file), checking
+// the open descriptor it then reads (rootfile.Read). The daemon runs as
+// root and must not take orders from an unprivileged user.
 func readTrusted(path string, checkOwner bool) ([]byte, error) {
 	if checkOwner {
-		if err := checkRootOnly(path); err != nil {
-			return nil, err
-		}
+		return rootfile.Read(path, rootfile.Options{})
 	}
 	return os.ReadFile(path)
 }

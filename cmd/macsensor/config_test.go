@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/macsensor/macsensor/detect"
 	"github.com/macsensor/macsensor/launchd"
 )
 
@@ -169,30 +170,59 @@ func TestManagedErrorsNameTheKey(t *testing.T) {
 	}
 }
 
-func TestCheckRootOnly(t *testing.T) {
+// On the daemon's real paths the configuration, the rules and the
+// exceptions are read through the root-only reader (internal/rootfile,
+// whose tests cover the swap between check and read): a file anyone but
+// root could have written is refused, and a refused rule file is skipped
+// with its reason while the others load.
+func TestTrustedReads(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the trusted reads refuse files not owned by uid 0")
+	}
 	dir := t.TempDir()
 	p := writeFile(t, dir, "c.toml", "")
 	os.Chmod(p, 0o666)
-	err := checkRootOnly(p)
-	if os.Getuid() == 0 {
-		if err == nil || !strings.Contains(err.Error(), "writable by group or others") {
-			t.Fatalf("world-writable file: %v", err)
-		}
-		os.Chmod(p, 0o644)
-		if err := checkRootOnly(p); err != nil {
-			t.Fatalf("root-owned 0644 file refused: %v", err)
-		}
-		os.Chown(p, 501, 20)
-		if err := checkRootOnly(p); err == nil || !strings.Contains(err.Error(), "owned by uid 501") {
-			t.Fatalf("file owned by 501: %v", err)
-		}
-	} else if err == nil {
-		t.Fatal("non-root file accepted")
+	if _, err := readTrusted(p, true); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
+		t.Fatalf("world-writable file: %v", err)
+	}
+	if _, err := readTrusted(p, false); err != nil {
+		t.Fatalf("unchecked read: %v", err)
+	}
+	os.Chmod(p, 0o644)
+	if _, err := readTrusted(p, true); err != nil {
+		t.Fatalf("root-owned 0644 file refused: %v", err)
+	}
+	os.Chown(p, 501, 20)
+	if _, err := readTrusted(p, true); err == nil || !strings.Contains(err.Error(), "owned by uid 501") {
+		t.Fatalf("file owned by 501: %v", err)
 	}
 	l := filepath.Join(dir, "link.toml")
 	os.Symlink(p, l)
-	if err := checkRootOnly(l); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+	if _, err := readTrusted(l, true); err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("symlink: %v", err)
+	}
+
+	rules := filepath.Join(dir, "rules.d")
+	os.Mkdir(rules, 0o755)
+	os.Chmod(rules, 0o755)
+	seed := writeFile(t, rules, "seed.toml", string(detect.SeedRuleTOML()))
+	os.Chmod(seed, 0o644)
+	planted := writeFile(t, rules, "planted.toml", "")
+	os.Chmod(planted, 0o644)
+	os.Chown(planted, 501, 20)
+	exc := writeFile(t, dir, "exceptions.toml", "")
+	os.Chmod(exc, 0o644)
+	os.Chown(exc, 501, 20)
+	set, errs := detect.LoadRuleSet(ruleSetOptions([]string{rules, filepath.Join(dir, "absent")}, nil, false, exc, true))
+	if len(set.Rules) != 1 || set.Rules[0].File != seed {
+		t.Errorf("rules %v, want the root-owned seed.toml", set.Rules)
+	}
+	if len(errs) != 2 || errs[0].File != planted || !strings.Contains(errs[0].Error(), "owned by uid 501") ||
+		errs[1].File != exc || !set.ExceptionsFailed {
+		for _, e := range errs {
+			t.Log(e)
+		}
+		t.Errorf("%d errors (exceptions failed %v), want the planted rule and the exceptions refused", len(errs), set.ExceptionsFailed)
 	}
 }
 

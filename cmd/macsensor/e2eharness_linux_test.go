@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/macsensor/macsensor/internal/testlock"
 )
 
 // The harness of the end-to-end tests (e2e_linux_test.go) and the live
@@ -162,7 +164,12 @@ func newE2E(tb testing.TB, race bool) *e2eEnv {
 	if testing.Short() {
 		tb.Skip("e2e: starts the daemon and real processes; skipped in -short mode")
 	}
-	e2eLock(tb)
+	// A host-wide lock that every e2e test and live benchmark holds: a
+	// daemon sees every process on the host, so an "automator" of a
+	// concurrent run of this package (go test ./... next to a benchmark, two
+	// -count runs in two shells, tools/lifetime) would start or complete
+	// another run's sequence.
+	testlock.Hold(tb, testlock.E2E)
 	e := &e2eEnv{tb: tb, bins: e2eBinaries(tb, race), work: tb.TempDir(), accepted: make(chan time.Time, 256)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -204,35 +211,6 @@ func newE2E(tb testing.TB, race bool) *e2eEnv {
 		mu.Unlock()
 	})
 	return e
-}
-
-// e2eLock takes, until the end of the test, a host-wide lock that every
-// e2e test and live benchmark holds: a daemon sees every process on the
-// host, so an "automator" of a concurrent run of this package (go test
-// ./... next to a benchmark, two -count runs in two shells) would start or
-// complete another run's sequence.
-func e2eLock(tb testing.TB) {
-	tb.Helper()
-	path := filepath.Join(os.TempDir(), "macsensor-e2e.lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	t0 := time.Now()
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		tb.Fatalf("lock %s: %v", path, err)
-	}
-	if waited := time.Since(t0); waited > time.Second {
-		tb.Logf("waited %v for %s (another run of the e2e tests)", waited.Round(time.Millisecond), path)
-	}
-	tb.Cleanup(func() { f.Close() }) // closing the last descriptor releases the lock
 }
 
 // helperAs returns the path of a copy of the helper named name (copied

@@ -69,8 +69,26 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	out := bufio.NewWriterSize(stdout, 256<<10)
 	var line []byte
 	opt := detect.Options{Now: replayNow}
-	var rules []*detect.Rule
+	// One loader for rules and exceptions (detect.LoadRuleSet), as the
+	// daemon's; with --query only the exceptions are taken from it.
+	lopt := ruleSetOptions(nil, rulePaths, !*noBuiltin, *exceptions, false)
+	if *query != "" {
+		lopt.Paths, lopt.Builtin = nil, false
+	}
+	set, lerrs := detect.LoadRuleSet(lopt)
 	failed := 0
+	for _, e := range lerrs {
+		if *exceptions != "" && e.File == *exceptions {
+			fmt.Fprintln(stderr, "macsensor replay: exception:", e.Error())
+			continue
+		}
+		failed++
+		fmt.Fprintln(stderr, "macsensor replay: rule:", e.Error())
+	}
+	if set.ExceptionsFailed {
+		return 1
+	}
+	rules := set.Rules
 	if *query != "" {
 		r, err := detect.QueryRule(*query)
 		if err != nil {
@@ -83,12 +101,6 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 			out.Write(append(line, '\n'))
 		}
 	} else {
-		var errs []*detect.LoadError
-		rules, errs = loadRuleSet(rulePaths, !*noBuiltin, false)
-		for _, e := range errs {
-			fmt.Fprintln(stderr, "macsensor replay: rule:", e.Error())
-		}
-		failed = len(errs)
 		if len(rules) == 0 {
 			fmt.Fprintln(stderr, "macsensor replay: no rule to run")
 			return 1
@@ -102,18 +114,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 				s.RuleName, s.Throttled, time.Unix(0, s.WindowStart).UTC().Format(time.RFC3339), s.Allowed)
 		}
 	}
-	var excs []*detect.Exception
-	if *exceptions != "" {
-		var errs []*detect.LoadError
-		excs, errs = detect.LoadExceptions(*exceptions)
-		for _, e := range errs {
-			fmt.Fprintln(stderr, "macsensor replay: exception:", e.Error())
-		}
-		if len(errs) > 0 {
-			return 1
-		}
-	}
-	eng, err := detect.NewEngine(rules, excs, opt)
+	eng, err := detect.NewEngine(rules, set.Exceptions, opt)
 	if err != nil {
 		fmt.Fprintln(stderr, "macsensor replay:", err)
 		return 1

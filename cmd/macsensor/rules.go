@@ -1,17 +1,14 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/macsensor/macsensor/detect"
+	"github.com/macsensor/macsensor/internal/rootfile"
 )
 
 func init() {
@@ -24,71 +21,31 @@ type pathList []string
 func (p *pathList) String() string     { return strings.Join(*p, ",") }
 func (p *pathList) Set(v string) error { *p = append(*p, v); return nil }
 
-// loadRuleSet returns the built-in seed rule (unless builtin is false)
-// followed by the rules of paths. A file rule with the seed rule's rule_id
-// replaces the built-in one: it is a newer version of the same rule.
-// trusted turns on the root-only ownership checks of the daemon's real
-// paths: an untrusted file is reported and skipped.
-func loadRuleSet(paths []string, builtin, trusted bool) ([]*detect.Rule, []*detect.LoadError) {
-	var errs []*detect.LoadError
+// ruleSetOptions is what run, replay and `rules list` load: the
+// configured rules folders (optional: an absent one is empty), the paths
+// given with --rules (required), the built-in seed rule, and an exceptions
+// file. trusted reads every file through the root-only reader of the
+// daemon's real paths (internal/rootfile): a file or folder anyone but
+// root could have written is reported and skipped.
+func ruleSetOptions(folders, paths []string, builtin bool, exceptions string, trusted bool) detect.RuleSetOptions {
+	opt := detect.RuleSetOptions{Optional: folders, Paths: paths, Builtin: builtin, Exceptions: exceptions}
 	if trusted {
-		paths, errs = trustedRuleFiles(paths)
+		opt.Read = readTrustedRules
 	}
-	var rules []*detect.Rule
-	if len(paths) > 0 {
-		var lerrs []*detect.LoadError
-		rules, lerrs = detect.LoadRules(paths...)
-		errs = append(errs, lerrs...)
-	}
-	if builtin {
-		seed, err := detect.SeedRule()
-		if err != nil {
-			errs = append(errs, &detect.LoadError{File: "built-in seed rule", Err: err})
-			return rules, errs
-		}
-		for _, r := range rules {
-			if r.ID == seed.ID {
-				return rules, errs
-			}
-		}
-		rules = append([]*detect.Rule{seed}, rules...)
-	}
-	return rules, errs
+	return opt
 }
 
-// trustedRuleFiles expands folders into their *.toml files and keeps the
-// ones root alone can write (checkRootOnly on the folder and each file).
-func trustedRuleFiles(paths []string) ([]string, []*detect.LoadError) {
-	var out []string
-	var errs []*detect.LoadError
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				continue // an absent rules folder is an empty one
-			}
-			errs = append(errs, &detect.LoadError{File: p, Err: err})
-			continue
-		}
-		if err := checkRootOnly(p); err != nil {
-			errs = append(errs, &detect.LoadError{File: p, Err: err})
-			continue
-		}
-		if !fi.IsDir() {
-			out = append(out, p)
-			continue
-		}
-		files, _ := filepath.Glob(filepath.Join(p, "*.toml"))
-		sort.Strings(files)
-		for _, f := range files {
-			if err := checkRootOnly(f); err != nil {
-				errs = append(errs, &detect.LoadError{File: f, Err: err})
-				continue
-			}
-			out = append(out, f)
-		}
+// readTrustedRules is detect.RuleSetOptions.Read over rootfile.ReadPath.
+func readTrustedRules(path string) ([]detect.SourceFile, error) {
+	files, err := rootfile.ReadPath(path, ".toml", rootfile.Options{})
+	if err != nil {
+		return nil, err
 	}
-	return out, errs
+	out := make([]detect.SourceFile, len(files))
+	for i, f := range files {
+		out[i] = detect.SourceFile{Path: f.Path, Data: f.Data, Err: f.Err}
+	}
+	return out, nil
 }
 
 func cmdRules(args []string, stdout, stderr io.Writer) int {
@@ -133,7 +90,8 @@ func rulesList(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	rules, errs := loadRuleSet(paths, !*noBuiltin, false)
+	set, errs := detect.LoadRuleSet(ruleSetOptions(nil, paths, !*noBuiltin, "", false))
+	rules := set.Rules
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE_ID\tVERSION\tSEVERITY\tKIND\tNAME\tSOURCE")
 	for _, r := range rules {

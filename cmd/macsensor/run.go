@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"sync"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,7 +57,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := zerolog.New(stderr).With().Timestamp().Logger()
-	d, err := newDaemon(f, log)
+	d, err := newDaemon(f, log, openSensor)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot start")
 		return 1
@@ -68,14 +66,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 }
 
 // daemon is the running sensor: the poll loop feeding the engine through a
-// bounded channel, the engine feeding the log writers through bounded
-// channels. Only the main goroutine (run) touches the engine, the reorder
-// buffer and the configuration.
+// bounded channel, the engine feeding the log sinks (logfile.Sink) through
+// their bounded queues. Only the main goroutine (run) touches the engine
+// and the configuration. The daemon holds the lifecycle; what has a queue,
+// a retry or a state machine lives in a library (logfile.Sink,
+// detect.Live, detect.LoadRuleSet).
 type daemon struct {
 	flags runFlags
 	log   zerolog.Logger
 	// trusted: the real installed paths are in use, so configuration and
-	// rule files must be root's alone.
+	// rule files must be root's alone (internal/rootfile).
 	trusted bool
 	cfg     Config
 	sources []string
@@ -88,28 +88,19 @@ type daemon struct {
 	pollDone chan struct{}
 	capture  captureState // the optional packet capture (capture.go)
 
-	engine       *detect.Engine
-	reorder      *detect.Reorder
-	rules        []*detect.Rule
-	ruleErrs     []string
-	fingerprint  string
-	alertDropped uint64 // alert lines the writer channel had no room for
-	eventDropped uint64
-	prevEngine   engineTotals // counters of engines replaced by reloads
-	line         []byte
+	live     *detect.Live
+	ruleErrs []string
+	line     []byte
 
-	alerts *logSink
-	events *logSink // nil when the event log is off
+	alerts *logfile.Sink
+	events *logfile.Sink // nil when the event log is off
 }
 
-// engineTotals keeps the alert counts across reloads, which replace the
-// engine.
-type engineTotals struct {
-	events uint64
-	byRule map[string]uint64
-}
+// sensorOpener opens the process and socket tables (openSensor; tests
+// give fakes).
+type sensorOpener func(sensor.Options) (*sensor.Sensor, func(), error)
 
-func newDaemon(f runFlags, log zerolog.Logger) (*daemon, error) {
+func newDaemon(f runFlags, log zerolog.Logger, open sensorOpener) (*daemon, error) {
 	d := &daemon{flags: f, log: log, started: time.Now()}
 	d.trusted = runtime.GOOS == "darwin" && f.stateDir == ""
 	cfg, sources, err := loadEffectiveConfig(f.stateDir, f.config, f.managed, d.trusted)
@@ -118,7 +109,7 @@ func newDaemon(f runFlags, log zerolog.Logger) (*daemon, error) {
 	}
 	d.applyLevel(cfg)
 	d.cfg, d.sources = cfg, sources
-	if err := d.loadEngine(cfg, true); err != nil {
+	if err := d.loadRules(cfg, true); err != nil {
 		return nil, err
 	}
 	d.alerts, err = openSink("alerts", cfg.Alerts, d.log)
@@ -127,11 +118,11 @@ func newDaemon(f runFlags, log zerolog.Logger) (*daemon, error) {
 	}
 	if cfg.Events.Enabled {
 		if d.events, err = openSink("events", cfg.Events.LogConfig, d.log); err != nil {
-			d.alerts.stop()
+			d.alerts.Close()
 			return nil, err
 		}
 	}
-	d.sensor, d.closeSrc, err = openSensor(sensor.Options{EmitExisting: cfg.Sensor.EmitExisting})
+	d.sensor, d.closeSrc, err = open(sensor.Options{EmitExisting: cfg.Sensor.EmitExisting})
 	if err != nil {
 		d.stopSinks()
 		return nil, err
@@ -153,123 +144,74 @@ func (d *daemon) applyLevel(cfg Config) {
 	d.log = d.log.Level(l)
 }
 
-// loadEngine loads the rules and exceptions of cfg and builds a new engine
-// if they changed. At start-up (first) a rule file that fails is reported
-// and skipped; on reload any failure keeps the old rules in force.
-func (d *daemon) loadEngine(cfg Config, first bool) error {
-	// A configured rules folder that does not exist is an empty one (a
-	// fresh install); a --rules path that does not exist is an error.
-	var paths []string
-	for _, p := range cfg.Rules.Paths {
-		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
-			d.log.Debug().Str("path", p).Msg("rules folder absent")
-			continue
-		}
-		paths = append(paths, p)
-	}
-	paths = append(paths, d.flags.rules...)
-	rules, lerrs := loadRuleSet(paths, cfg.Rules.Builtin, d.trusted)
+// loadRules loads the rules and exceptions of cfg (detect.LoadRuleSet, the
+// same loader as replay and `rules list`) and puts them in force; an
+// unchanged rule set keeps the engine and its pending sequences
+// (detect.Live.Swap). At start-up (first) a rule file that fails is
+// reported and skipped, and exceptions that fail refuse the start; on
+// reload any failure keeps the old rules in force.
+func (d *daemon) loadRules(cfg Config, first bool) error {
+	set, lerrs := detect.LoadRuleSet(ruleSetOptions(cfg.Rules.Paths, d.flags.rules, cfg.Rules.Builtin, cfg.Rules.Exceptions, d.trusted))
 	var errs []string
+	var excErrs []string
 	failed := false
 	for _, e := range lerrs {
 		errs = append(errs, e.Error())
-		if e.Skipped {
+		switch {
+		case e.Skipped:
 			d.log.Warn().Str("file", e.File).Err(e.Err).Msg("rule skipped")
-			continue
-		}
-		failed = true
-		d.log.Error().Str("file", e.File).Int("line", e.Line).Int("col", e.Col).Err(e.Err).Msg("rule failed to load")
-	}
-	var excs []*detect.Exception
-	var excData []byte
-	if cfg.Rules.Exceptions != "" {
-		data, err := readTrusted(cfg.Rules.Exceptions, d.trusted)
-		if err == nil {
-			var xerrs []*detect.LoadError
-			excs, xerrs = detect.ParseExceptions(cfg.Rules.Exceptions, data)
-			for _, e := range xerrs {
-				errs = append(errs, e.Error())
-				d.log.Error().Str("file", e.File).Int("line", e.Line).Err(e.Err).Msg("exception failed to load")
-			}
-			if len(xerrs) > 0 {
-				err = fmt.Errorf("%s: %d exceptions failed to load", cfg.Rules.Exceptions, len(xerrs))
-			}
-		}
-		if err != nil {
-			if first {
-				// Running without exceptions would raise the alerts they
-				// exist to silence: refuse to start instead.
-				return fmt.Errorf("exceptions: %w", err)
-			}
+		case cfg.Rules.Exceptions != "" && e.File == cfg.Rules.Exceptions:
 			failed = true
-			errs = append(errs, err.Error())
+			excErrs = append(excErrs, e.Error())
+			d.log.Error().Str("file", e.File).Int("line", e.Line).Err(e.Err).Msg("exception failed to load")
+		default:
+			failed = true
+			d.log.Error().Str("file", e.File).Int("line", e.Line).Int("col", e.Col).Err(e.Err).Msg("rule failed to load")
 		}
-		excData = data
+	}
+	if first && set.ExceptionsFailed {
+		// Running without exceptions would raise the alerts they exist to
+		// silence: refuse to start instead.
+		return fmt.Errorf("exceptions: %s", strings.Join(excErrs, "; "))
 	}
 	if !first && failed {
 		return fmt.Errorf("reload: %d rule or exception files failed; the previous rules stay in force", len(errs))
 	}
-	if len(rules) == 0 {
+	if len(set.Rules) == 0 {
 		if first {
 			return errors.New("no rule to run (rules.builtin = false and no rule file loaded)")
 		}
 		return errors.New("reload: no rule would run; the previous rules stay in force")
 	}
-	fp := fingerprint(rules, excData, cfg.Rules.MaxPending)
-	d.ruleErrs = errs
-	if fp == d.fingerprint {
-		return nil
-	}
-	eng, err := detect.NewEngine(rules, excs, detect.Options{
+	opt := detect.Options{
 		MaxPending: cfg.Rules.MaxPending,
 		LineCap:    int(cfg.Alerts.MaxLine),
 		OnAlert:    d.onAlert,
 		OnThrottle: d.onThrottle,
-	})
+	}
+	replaced := true
+	var err error
+	if d.live == nil {
+		// The live path releases events by the collectors' watermark, not
+		// by waiting: a negative window turns the time-based release off.
+		d.live, err = detect.NewLive(set, -1, opt)
+	} else {
+		replaced, err = d.live.Swap(set, opt)
+	}
 	if err != nil {
 		return err
 	}
-	if d.engine != nil {
-		// The pending sequences of the old rules end here: count what
-		// the old engine did so the status stays cumulative.
-		d.reorder.Flush()
-		d.engine.Flush()
-		d.keepTotals(d.engine.Stats())
+	d.ruleErrs = errs
+	if !replaced {
+		return nil // the same rules: the engine and its pending sequences stay
 	}
-	d.engine, d.rules, d.fingerprint = eng, rules, fp
-	// The live path releases events by the collectors' watermark, not by
-	// waiting: a negative window turns the time-based release off.
-	d.reorder = detect.NewReorder(-1, eng.Process)
-	d.log.Info().Int("rules", len(rules)).Int("failed", len(lerrs)).Int("exceptions", len(excs)).Msg("rules loaded")
+	d.log.Info().Int("rules", len(set.Rules)).Int("failed", len(lerrs)).Int("exceptions", len(set.Exceptions)).Msg("rules loaded")
 	return nil
-}
-
-func (d *daemon) keepTotals(st detect.Stats) {
-	if d.prevEngine.byRule == nil {
-		d.prevEngine.byRule = map[string]uint64{}
-	}
-	d.prevEngine.events += st.Events
-	for _, r := range st.Rules {
-		d.prevEngine.byRule[r.ID] += r.Alerts
-	}
-}
-
-// fingerprint identifies a rule set, its exceptions and limits: a reload
-// that changes none of them keeps the engine and its pending sequences.
-func fingerprint(rules []*detect.Rule, exceptions []byte, maxPending int) string {
-	h := sha256.New()
-	for _, r := range rules {
-		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00%d\x00", r.ID, r.Version, r.Name, r.File, r.Query, r.MaxSignals, r.RiskScore)
-	}
-	h.Write(exceptions)
-	fmt.Fprintf(h, "\x00%d", maxPending)
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func (d *daemon) onAlert(a *detect.Alert) {
 	d.line = a.AppendJSON(d.line[:0])
-	if !d.alerts.send(d.line) {
-		d.alertDropped++
+	if !d.alerts.Send(d.line) {
 		d.log.Error().Str("rule", a.Rule.Name).Msg("alert dropped: the alert writer's queue is full")
 	}
 	d.log.Info().Str("rule", a.Rule.Name).Str("rule_id", a.Rule.ID).Str("alert_id", a.ID).Msg("alert")
@@ -280,16 +222,22 @@ func (d *daemon) onThrottle(s detect.ThrottleSummary) {
 		Int("max_signals", s.Allowed).Time("window_start", time.Unix(0, s.WindowStart)).Msg("alerts throttled")
 }
 
-// run is the main loop: it returns the exit code.
+// run is the daemon: SIGTERM and SIGINT stop it, SIGHUP reloads. It
+// returns the exit code.
 func (d *daemon) run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	return d.loop(ctx, hup)
+}
 
+// loop is the main loop: it polls, runs the rules, reloads on hup and
+// writes the status until ctx ends, then shuts down.
+func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) int {
 	d.startPolling()
-	d.log.Info().Str("version", version).Strs("config", d.sources).Int("rules", len(d.rules)).
+	d.log.Info().Str("version", version).Strs("config", d.sources).Int("rules", len(d.live.RuleSet().Rules)).
 		Str("alert_log", d.cfg.Alerts.Path).Stringer("process_interval", time.Duration(d.cfg.Sensor.ProcessInterval)).
 		Stringer("socket_interval", time.Duration(d.cfg.Sensor.SocketInterval)).Bool("capture", d.capture.pc != nil).Msg("started")
 	status := time.NewTicker(time.Duration(d.cfg.Status.Interval))
@@ -338,13 +286,11 @@ func (d *daemon) handle(b sensor.Batch) {
 	for _, ev := range b.Events {
 		if d.events != nil {
 			d.line = ev.AppendJSON(d.line[:0])
-			if !d.events.send(d.line) {
-				d.eventDropped++
-			}
+			d.events.Send(d.line) // a full queue is counted (Refused)
 		}
-		d.reorder.Push(ev)
+		d.live.Push(ev)
 	}
-	d.reorder.Advance(b.Watermark)
+	d.live.Advance(b.Watermark)
 }
 
 func (d *daemon) reload() {
@@ -355,7 +301,7 @@ func (d *daemon) reload() {
 		d.reopenSinks()
 		return
 	}
-	if err := d.loadEngine(cfg, false); err != nil {
+	if err := d.loadRules(cfg, false); err != nil {
 		d.log.Error().Err(err).Msg("reload failed")
 		d.reopenSinks()
 		return
@@ -363,7 +309,7 @@ func (d *daemon) reload() {
 	old := d.cfg
 	d.applyLevel(cfg)
 	d.cfg, d.sources = cfg, sources
-	d.alerts = d.reconfigureSink(d.alerts, "alerts", old.Alerts, cfg.Alerts, true)
+	d.alerts = d.reconfigureSink(d.alerts, "alerts", old.Alerts, cfg.Alerts)
 	switch {
 	case cfg.Events.Enabled && d.events == nil:
 		if s, err := openSink("events", cfg.Events.LogConfig, d.log); err != nil {
@@ -372,10 +318,10 @@ func (d *daemon) reload() {
 			d.events = s
 		}
 	case !cfg.Events.Enabled && d.events != nil:
-		d.events.stop()
+		d.events.Close()
 		d.events = nil
 	case d.events != nil:
-		d.events = d.reconfigureSink(d.events, "events", old.Events.LogConfig, cfg.Events.LogConfig, true)
+		d.events = d.reconfigureSink(d.events, "events", old.Events.LogConfig, cfg.Events.LogConfig)
 	}
 	captureChanged := !old.Capture.equal(cfg.Capture)
 	if captureChanged || old.Sensor.ProcessInterval != cfg.Sensor.ProcessInterval || old.Sensor.SocketInterval != cfg.Sensor.SocketInterval {
@@ -386,39 +332,39 @@ func (d *daemon) reload() {
 		}
 		d.startPolling()
 	}
-	d.log.Info().Strs("config", sources).Int("rules", len(d.rules)).Msg("reloaded")
+	d.log.Info().Strs("config", sources).Int("rules", len(d.live.RuleSet().Rules)).Msg("reloaded")
 }
 
 // reconfigureSink reopens a log whose settings did not change (the SIGHUP
 // of an external log rotation) and replaces one whose settings did.
-func (d *daemon) reconfigureSink(s *logSink, name string, old, cur LogConfig, reopen bool) *logSink {
+func (d *daemon) reconfigureSink(s *logfile.Sink, name string, old, cur LogConfig) *logfile.Sink {
 	if old == cur {
-		if reopen {
-			s.reopen()
-		}
+		s.Reopen()
 		return s
 	}
 	ns, err := openSink(name, cur, d.log)
 	if err != nil {
 		d.log.Error().Err(err).Str("log", name).Msg("reload: new log settings refused; the log stays as it was")
-		s.reopen()
+		s.Reopen()
 		return s
 	}
-	s.stop()
+	s.Close()
 	return ns
 }
 
 func (d *daemon) reopenSinks() {
-	d.alerts.reopen()
+	d.alerts.Reopen()
 	if d.events != nil {
-		d.events.reopen()
+		d.events.Reopen()
 	}
 }
 
+// stopSinks writes what the sinks hold and closes the logs; errors were
+// reported by the sinks' OnError.
 func (d *daemon) stopSinks() {
-	d.alerts.stop()
+	d.alerts.Close()
 	if d.events != nil {
-		d.events.stop()
+		d.events.Close()
 	}
 }
 
@@ -439,8 +385,7 @@ func (d *daemon) shutdown() int {
 		}
 		break
 	}
-	d.reorder.Flush()
-	d.engine.Flush()
+	d.live.Flush()
 	d.stopSinks()
 	d.closeSrc()
 	d.writeStatus()
@@ -448,23 +393,9 @@ func (d *daemon) shutdown() int {
 	return 0
 }
 
-// logSink is a log file and the goroutine that writes it: the engine hands
-// it lines through a bounded channel and never waits on the disk.
-type logSink struct {
-	name   string
-	w      *logfile.Writer
-	lines  chan []byte
-	reopCh chan struct{}
-	done   chan struct{}
-	log    zerolog.Logger
-
-	mu      sync.Mutex
-	dropped uint64 // lines the writer gave up on (queue overflow)
-}
-
-const sinkQueue = 4096
-
-func openSink(name string, c LogConfig, log zerolog.Logger) (*logSink, error) {
+// openSink opens a log file and the logfile.Sink that writes it; the
+// sink's errors and recoveries go to the daemon log.
+func openSink(name string, c LogConfig, log zerolog.Logger) (*logfile.Sink, error) {
 	maxSize := int64(c.MaxSize)
 	if maxSize == 0 {
 		maxSize = -1 // config: 0 = never rotate; logfile: negative
@@ -479,105 +410,15 @@ func openSink(name string, c LogConfig, log zerolog.Logger) (*logSink, error) {
 	if st := w.Stats(); st.Repaired > 0 {
 		log.Warn().Str("log", name).Str("path", c.Path).Int64("bytes", st.RepairedBytes).Msg("partial last line left by a crash cut off")
 	}
-	s := &logSink{name: name, w: w, lines: make(chan []byte, sinkQueue), reopCh: make(chan struct{}, 1), done: make(chan struct{}), log: log}
-	go s.loop()
-	return s, nil
-}
-
-// send queues a copy of line; false when the queue is full (counted by the
-// caller).
-func (s *logSink) send(line []byte) bool {
-	select {
-	case s.lines <- append([]byte(nil), line...):
-		return true
-	default:
-		return false
-	}
-}
-
-func (s *logSink) reopen() {
-	select {
-	case s.reopCh <- struct{}{}:
-	default:
-	}
-}
-
-// stop writes what is queued, closes the file and waits.
-func (s *logSink) stop() {
-	close(s.lines)
-	<-s.done
-}
-
-func (s *logSink) loop() {
-	defer close(s.done)
-	retry := time.NewTicker(time.Second)
-	defer retry.Stop()
-	batch := make([][]byte, 0, 256)
-	var lastErr string
-	write := func() {
-		if len(batch) == 0 {
-			return
-		}
-		err := s.w.WriteBatch(batch)
-		clear(batch)
-		batch = batch[:0]
-		s.report(err, &lastErr)
-	}
-	for {
-		select {
-		case l, ok := <-s.lines:
-			closed := !ok
-			if ok {
-				batch = append(batch, l)
-				closed = s.takeWaiting(&batch)
-			}
-			write()
-			if closed {
-				s.report(s.w.Close(), &lastErr)
+	// The callbacks run on the sink's goroutine, the only user of w.
+	return logfile.NewSink(w, logfile.SinkOptions{
+		OnError: func(err error) {
+			if errors.Is(err, logfile.ErrDropped) {
+				log.Error().Str("log", name).Err(err).Int64("dropped_total", w.Stats().Dropped).Msg("lines dropped: retry queue full")
 				return
 			}
-		case <-s.reopCh:
-			s.report(s.w.Reopen(), &lastErr)
-		case <-retry.C:
-			if s.w.Stats().Queued > 0 {
-				s.report(s.w.Retry(), &lastErr)
-			}
-		}
-	}
-}
-
-// takeWaiting appends the lines already waiting, up to the batch's
-// capacity, so that a burst costs one write batch and one fsync. It reports
-// whether the channel was closed.
-func (s *logSink) takeWaiting(batch *[][]byte) (closed bool) {
-	for len(*batch) < cap(*batch) {
-		select {
-		case l, ok := <-s.lines:
-			if !ok {
-				return true
-			}
-			*batch = append(*batch, l)
-		default:
-			return false
-		}
-	}
-	return false
-}
-
-// report logs a writer error once per distinct message, and recovery.
-func (s *logSink) report(err error, last *string) {
-	if err == nil {
-		if *last != "" && s.w.Stats().Queued == 0 {
-			s.log.Info().Str("log", s.name).Msg("log writable again; queued lines written")
-			*last = ""
-		}
-		return
-	}
-	if errors.Is(err, logfile.ErrDropped) {
-		s.log.Error().Str("log", s.name).Err(err).Int64("dropped_total", s.w.Stats().Dropped).Msg("lines dropped: retry queue full")
-	}
-	if err.Error() != *last {
-		*last = err.Error()
-		s.log.Error().Str("log", s.name).Err(err).Int64("queued", s.w.Stats().Queued).Msg("log write failed; lines queued and retried")
-	}
+			log.Error().Str("log", name).Err(err).Int64("queued", w.Stats().Queued).Msg("log write failed; lines queued and retried")
+		},
+		OnRecover: func() { log.Info().Str("log", name).Msg("log writable again; queued lines written") },
+	}), nil
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/macsensor/macsensor/sensor/logfile"
 )
 
 func init() {
@@ -89,7 +91,7 @@ type StatusLog struct {
 
 func (d *daemon) status() Status {
 	ss, ls := d.sensor.PublishedStats()
-	es := d.engine.Stats()
+	es := d.live.Stats() // cumulative across reloads that replaced the engine
 	st := Status{
 		Version:       version,
 		PID:           os.Getpid(),
@@ -101,18 +103,18 @@ func (d *daemon) status() Status {
 		Polls: StatusPolls{Process: ss.ProcessPolls, Socket: ss.SocketPolls, Errors: ls.Errors,
 			LastProcessMS: float64(ss.LastProcessDur) / 1e6, LastSocketMS: float64(ss.LastSocketDur) / 1e6},
 		Events: map[string]uint64{"process": ss.ProcessEvents, "network": ss.NetworkEvents, "end": ss.EndEvents,
-			"processed": es.Events + d.prevEngine.events},
+			"processed": es.Events},
 		Drops: map[string]uint64{"poll_batches": ls.DroppedBatch, "poll_events": ls.DroppedEvents,
-			"alerts_queue": d.alertDropped, "events_queue": d.eventDropped},
-		LateEvents: d.reorder.Stats().Late,
-		Rules:      StatusRules{Loaded: len(d.rules), Failed: len(d.ruleErrs), Errors: d.ruleErrs},
+			"alerts_queue": d.alerts.Stats().Refused, "events_queue": 0},
+		LateEvents: d.live.ReorderStats().Late,
+		Rules:      StatusRules{Loaded: len(d.live.RuleSet().Rules), Failed: len(d.ruleErrs), Errors: d.ruleErrs},
 		AlertLog:   logStatus(d.cfg.Alerts.Path, d.alerts),
 		Sensor: map[string]uint64{"processes": uint64(ss.Processes), "connections": uint64(ss.Connections),
 			"gone": ss.Gone, "detail_errors": ss.DetailErrors, "unattributed": ss.Unattributed, "refreshes": ss.Refreshes},
 	}
 	st.Capture = d.capture.status(ls)
 	for _, r := range es.Rules {
-		alerts := r.Alerts + d.prevEngine.byRule[r.ID]
+		alerts := r.Alerts
 		st.Alerts.Total += alerts
 		st.Alerts.ByRule = append(st.Alerts.ByRule, StatusRule{ID: r.ID, Name: r.Name, Alerts: alerts, Matches: r.Matches,
 			Suppressed: r.Suppressed, Throttled: r.Throttled, Pending: r.Pending, CapHits: r.CapHits})
@@ -122,12 +124,13 @@ func (d *daemon) status() Status {
 		el := logStatus(d.cfg.Events.Path, d.events)
 		st.EventLog = &el
 		st.Drops["event_log"] = uint64(el.Dropped)
+		st.Drops["events_queue"] = d.events.Stats().Refused
 	}
 	return st
 }
 
-func logStatus(path string, s *logSink) StatusLog {
-	ws := s.w.Stats()
+func logStatus(path string, s *logfile.Sink) StatusLog {
+	ws := s.Stats().Writer
 	return StatusLog{Path: path, Lines: ws.Lines, Rotations: ws.Rotations, Queued: ws.Queued, Dropped: ws.Dropped,
 		Repaired: ws.Repaired, TooLong: ws.TooLong, LastError: ws.LastError}
 }

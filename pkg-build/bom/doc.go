@@ -1,6 +1,7 @@
-// Package bom writes and reads the bill of materials ("Bom") of a macOS
+// Package bom writes the bill of materials ("Bom") of a macOS
 // component package: a BOMStore file listing every path of the payload
 // with its type, mode, owner, modification time, size and CRC.
+// pkg-build/internal/bomread reads it back in tests.
 //
 // Apple does not document the format. This package follows bomutils'
 // reverse-engineered description (hogliux/bomutils: src/bom.h for the

@@ -14,7 +14,8 @@ import (
 
 	"github.com/macsensor/macsensor/pkg-build/bom"
 	"github.com/macsensor/macsensor/pkg-build/cpio"
-	"github.com/macsensor/macsensor/pkg-build/xar"
+	"github.com/macsensor/macsensor/pkg-build/internal/bomread"
+	"github.com/macsensor/macsensor/pkg-build/internal/xarread"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -83,7 +84,7 @@ func TestBuild(t *testing.T) {
 	golden(t, "Distribution.golden", prod.Distribution)
 	golden(t, "PackageInfo.golden", prod.PackageInfo)
 
-	a, err := xar.Read(prod.Archive)
+	a, err := xarread.Read(prod.Archive)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestBuild(t *testing.T) {
 		t.Errorf("InstallKBytes %d, want 16", prod.InstallKBytes)
 	}
 
-	bf, err := bom.Read(prod.Bom)
+	bf, err := bomread.Read(prod.Bom)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +225,7 @@ func TestNoScripts(t *testing.T) {
 	if prod.Scripts != nil || bytes.Contains(prod.PackageInfo, []byte("<scripts>")) {
 		t.Error("scripts present")
 	}
-	a, err := xar.Read(prod.Archive)
+	a, err := xarread.Read(prod.Archive)
 	if err != nil {
 		t.Fatal(err)
 	}

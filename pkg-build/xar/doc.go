@@ -1,5 +1,5 @@
-// Package xar writes and reads xar archives, the container of macOS flat
-// packages (.pkg).
+// Package xar writes xar archives, the container of macOS flat packages
+// (.pkg). pkg-build/internal/xarread reads them back in tests.
 //
 // Layout (mackyle/xar and apple-oss-distributions/xar: include/xar.h.in
 // struct xar_header; lib/archive.c xar_open and xar_close; libarchive
@@ -19,8 +19,7 @@
 // (extracted bytes), <offset>, <encoding style=...> and the digests of the
 // archived and of the extracted bytes. The writer stores members as they
 // are (application/octet-stream) with SHA-1 digests, which is what
-// productbuild does for the already-compressed Payload; the reader also
-// accepts application/x-gzip (a zlib stream, despite the name) and MD5.
+// productbuild does for the already-compressed Payload.
 //
 // Signatures (<signature> in the TOC) are not written: productsign or
 // rcodesign add them to the finished archive.

@@ -186,23 +186,6 @@ func selectInterfaces(all []net.Interface, loopback bool) []string {
 	return names
 }
 
-// interfaceAddrs lists this host's addresses (for localAddrs).
-func interfaceAddrs() ([]netip.Addr, error) {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]netip.Addr, 0, len(addrs))
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP); ok {
-				out = append(out, ip.Unmap())
-			}
-		}
-	}
-	return out, nil
-}
-
 // Cache returns the Source's passive DNS cache, which Run fills.
 func (s *Source) Cache() *Cache { return s.cache }
 

@@ -1,10 +1,19 @@
 //go:build darwin
 
+// syscall's BPF helpers (SetBpfBuflen, SetBpfInterface, SetBpf, ...) are
+// frozen, not broken. The replacement staticcheck names, golang.org/x/net/bpf,
+// assembles programs but performs none of these ioctls, and golang.org/x/sys/unix
+// exports no BPF ioctl wrappers for darwin; replacing them means raw ioctls
+// through unsafe pointers.
+//lint:file-ignore SA1019 syscall's BPF ioctl helpers have no maintained replacement (see above)
+
 package capture
 
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -196,3 +205,20 @@ func (h *bpfHandle) close() error {
 // newLocalAddrs: xnu's filter cannot see direction, so SYNs are sorted by
 // their source address in user space.
 func newLocalAddrs() *localAddrs { return &localAddrs{list: interfaceAddrs} }
+
+// interfaceAddrs lists this host's addresses (for localAddrs).
+func interfaceAddrs() ([]netip.Addr, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.Addr, 0, len(addrs))
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok {
+				out = append(out, ip.Unmap())
+			}
+		}
+	}
+	return out, nil
+}

@@ -86,7 +86,7 @@ func disasm(prog []insn) string {
 		switch in.Op {
 		case bpfLD | bpfW | bpfABS:
 			if in.K >= skfAdOff {
-				s = fmt.Sprintf("ld       #pktType")
+				s = "ld       #pktType"
 			} else {
 				s = fmt.Sprintf("ld       [%d]", in.K)
 			}

@@ -64,6 +64,12 @@
 // at rotation time, when it opens Path afresh instead of renaming someone
 // else's file.
 //
+// Sink puts a Writer behind a bounded channel and a goroutine, the way the
+// daemon uses it: senders never wait on the disk (a full channel refuses
+// and counts), lines already waiting go out in one batch and one fsync,
+// queued lines are retried on a timer, Reopen follows an external
+// rotation, errors reach a callback once per cause, and Close flushes.
+//
 // Only sys_unix.go (linux, darwin; the standard library's syscall and os
 // packages) makes system calls; everything else is portable and reaches
 // them through the fsys interface, which tests wrap to inject failures.

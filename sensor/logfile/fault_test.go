@@ -151,9 +151,7 @@ func readAll(t testing.TB, path string, keep int) [][]byte {
 		if b[len(b)-1] != '\n' {
 			t.Fatalf("%s ends in a torn line: %q", name, tail(b))
 		}
-		for _, l := range bytes.Split(b[:len(b)-1], []byte{'\n'}) {
-			out = append(out, l)
-		}
+		out = append(out, bytes.Split(b[:len(b)-1], []byte{'\n'})...)
 	}
 	return out
 }
