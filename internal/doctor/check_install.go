@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/macsensor/macsensor/internal/rootfile"
 	"github.com/macsensor/macsensor/launchd"
 )
 
@@ -96,28 +97,19 @@ func checkInstallFiles(ctx context.Context, d *Doctor) (string, error) {
 	return value, nil
 }
 
-// rootOnly refuses a path that is a symbolic link, of the wrong kind, not
-// owned by root, or writable by group or others.
+// rootOnly applies the daemon's own trust checks (internal/rootfile) to a
+// path: no symbolic link, the right kind, owned by root, not writable by
+// group or others.
 func rootOnly(p string, dir bool) error {
 	fi, err := os.Lstat(p)
 	if err != nil {
 		return err
 	}
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("%s is a symbolic link", p)
-	case dir && !fi.IsDir():
-		return fmt.Errorf("%s is not a folder", p)
-	case !dir && !fi.Mode().IsRegular():
-		return fmt.Errorf("%s is not a regular file", p)
+	uid, ok := fileOwner(fi)
+	if !ok {
+		return fmt.Errorf("%s: cannot read its owner", p)
 	}
-	if uid, ok := fileOwner(fi); !ok || uid != 0 {
-		return fmt.Errorf("%s is owned by uid %d, not root (sudo chown root %s)", p, uid, p)
-	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("%s is writable by group or others (mode %04o: sudo chmod go-w %s)", p, uint32(fi.Mode().Perm()), p)
-	}
-	return nil
+	return rootfile.Check(p, uid, fi.Mode(), dir, rootfile.Options{})
 }
 
 // checkInstallAlertLog checks the alert log: a regular file owned by root,
