@@ -70,7 +70,6 @@ type Doctor struct {
 	// holding it makes the next user time out instead of racing it.
 	sensorSem chan struct{}
 	sens      *sensor.Sensor
-	procs     interface{ Close() error }
 	socks     *recordingSockets
 	closeSens func()
 
@@ -80,8 +79,7 @@ type Doctor struct {
 	capStop  context.CancelFunc
 	capDone  chan struct{}
 	synSeen  chan capture.SYN
-	dnsPort  chan uint16 // the DNS check's client port, for the frame filter
-	capPorts sync.Map    // uint16 → true: ports whose frames are kept
+	capPorts sync.Map // uint16 → true: ports whose frames are kept
 
 	mu       sync.Mutex
 	children []*child
