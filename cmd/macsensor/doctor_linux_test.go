@@ -155,21 +155,20 @@ func TestDoctorRoot(t *testing.T) {
 	for _, n := range doctorChecks {
 		want[n] = doctor.Pass
 	}
-	// process.events and codesign pass where their packages are built in,
-	// and are skipped as "not built in this version" where they are not.
+	// process.events passes where sensor/procevents is built in, and is
+	// skipped as "not built in this version" where it is not.
 	delete(want, "process.events")
-	delete(want, "codesign")
 	want["install.files"], want["install.alert_log"], want["install.status"] = doctor.Skip, doctor.Skip, doctor.Skip
 	r.expect(t, want, map[string]string{
 		"install.files": notInstalled, "install.alert_log": notInstalled, "install.status": notInstalled})
 	got := r.statuses(t)
-	for _, n := range []string{"process.events", "codesign"} {
+	for _, n := range []string{"process.events"} {
 		if c := got[n]; c.Status != doctor.Pass && !(c.Status == doctor.Skip && strings.HasPrefix(c.Reason, notBuilt)) {
 			t.Errorf("%s: %s %q, want pass or skipped as %q", n, c.Status, c.Reason, notBuilt)
 		}
 	}
 	if !r.report.System.Root || r.report.System.GOOS != "linux" || !r.report.Summary.OK ||
-		r.report.Summary.Passed+r.report.Summary.Skipped != len(doctorChecks) || r.report.Summary.Passed < 11 {
+		r.report.Summary.Passed+r.report.Summary.Skipped != len(doctorChecks) || r.report.Summary.Passed < 12 {
 		t.Errorf("system %+v summary %+v", r.report.System, r.report.Summary)
 	}
 
@@ -248,7 +247,7 @@ func TestDoctorNobody(t *testing.T) {
 		"workdir": doctor.Pass, "host.identity": doctor.Pass, "loopback": doctor.Pass,
 		"capture.open": doctor.Skip, "process.poll": doctor.Pass, "process.decode": doctor.Pass,
 		"network.connection": doctor.Pass, "network.decode": doctor.Pass,
-		"capture.syn": doctor.Skip, "capture.dns": doctor.Skip, "engine.seed": doctor.Pass, "codesign": doctor.Skip,
+		"capture.syn": doctor.Skip, "capture.dns": doctor.Skip, "engine.seed": doctor.Pass, "codesign": doctor.Pass,
 		"install.files": doctor.Skip, "install.alert_log": doctor.Skip, "install.status": doctor.Skip,
 	}
 	const needsRoot = "needs root: run it with sudo"
