@@ -168,7 +168,7 @@ func Checks() []Check {
 		{Name: "network.decode", Needs: []string{"network.connection"}, Run: checkNetworkDecode},
 		{Name: "capture.syn", Root: true, Needs: []string{"capture.open", "network.connection"}, Run: checkCaptureSYN},
 		{Name: "capture.dns", Root: true, Needs: []string{"capture.open"}, Run: checkCaptureDNS},
-		{Name: "engine.seed", Needs: []string{"process.poll", "network.connection"}, Run: checkEngine},
+		{Name: "engine.seed", Needs: []string{"host.identity", "process.poll", "network.connection"}, Run: checkEngine},
 		{Name: "codesign", Run: checkCodesign},
 		{Name: "install.files", Run: checkInstallFiles},
 		{Name: "install.alert_log", Run: checkInstallAlertLog},
