@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -364,5 +365,37 @@ func TestDoctorTimeout(t *testing.T) {
 	}
 	if cut == 0 {
 		t.Errorf("no check says the run's deadline cut it:\n%s", r.stdout)
+	}
+}
+
+// TestDoctorDNSPortTaken: with 127.0.0.1:53 held by another program (an
+// enterprise DNS client does that), the DNS check runs its responder on
+// [::1]:53 instead, and the bundle's capture replays.
+func TestDoctorDNSPortTaken(t *testing.T) {
+	_, bin, tmp := doctorEnv(t)
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:53")
+	if err != nil {
+		t.Skipf("cannot hold 127.0.0.1:53 for the test: %v", err)
+	}
+	defer pc.Close()
+	bundle := filepath.Join(t.TempDir(), "doctor.tar.gz")
+	r := runDoctor(t, bin, nil, tmp, false, "--bundle", bundle)
+	dns := r.statuses(t)["capture.dns"]
+	if dns.Status != doctor.Pass || !strings.Contains(dns.Value, "from [::1]:53") {
+		t.Fatalf("capture.dns: %s %q %q", dns.Status, dns.Value, dns.Reason)
+	}
+	f, err := os.Open(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := doctor.ReadBundle(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range b.Replay() {
+		if res.Name == "replay.capture" && res.Status != doctor.Pass {
+			t.Errorf("replay.capture: %s %s", res.Status, res.Reason)
+		}
 	}
 }

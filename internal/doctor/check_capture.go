@@ -130,24 +130,41 @@ func checkCaptureSYN(ctx context.Context, d *Doctor) (string, error) {
 	}
 }
 
-// checkCaptureDNS runs a DNS responder on 127.0.0.1:53 for one query, asks
-// it for an A record of a test name and waits for the capture to decode
-// the answer into its cache.
+// checkCaptureDNS runs a DNS responder on 127.0.0.1:53 (or [::1]:53 when
+// another program holds 127.0.0.1:53, as some enterprise DNS clients do)
+// for one query, asks it for an A record of a test name and waits for the
+// capture to decode the answer into its cache.
 func checkCaptureDNS(ctx context.Context, d *Doctor) (string, error) {
-	srv, err := net.ListenPacket("udp4", "127.0.0.1:53")
-	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return "", Skipf("127.0.0.1:53 is in use by another program, so the test responder cannot run there")
+	var srv, cl net.PacketConn
+	var errs []string
+	for _, c := range []struct{ network, server, client string }{
+		{"udp4", "127.0.0.1:53", "127.0.0.1:0"},
+		{"udp6", "[::1]:53", "[::1]:0"},
+	} {
+		s, err := net.ListenPacket(c.network, c.server)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
 		}
-		return "", failf(nextBundle, "cannot run the test DNS responder on 127.0.0.1:53: %v", err)
+		cc, err := net.ListenPacket(c.network, c.client)
+		if err != nil {
+			s.Close()
+			errs = append(errs, err.Error())
+			continue
+		}
+		srv, cl = s, cc
+		break
+	}
+	if srv == nil {
+		if strings.Contains(strings.Join(errs, " "), syscall.EADDRINUSE.Error()) {
+			return "", Skipf("the test DNS responder cannot run: port 53 of 127.0.0.1 and ::1 is in use or unavailable (%s)", strings.Join(errs, "; "))
+		}
+		return "", failf(nextBundle, "cannot run the test DNS responder on port 53 of loopback: %s", strings.Join(errs, "; "))
 	}
 	defer srv.Close()
-	cl, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return "", failf(nextBundle, "DNS client socket: %v", err)
-	}
 	defer cl.Close()
 	clAddr := cl.LocalAddr().(*net.UDPAddr).AddrPort()
+	srvAddr := srv.LocalAddr().(*net.UDPAddr).AddrPort()
 	d.capPorts.Store(clAddr.Port(), true)
 	name := "doctor-" + d.nonce + ".macsensor.test"
 	go serveDNSOnce(srv, name)
@@ -172,12 +189,12 @@ func checkCaptureDNS(ctx context.Context, d *Doctor) (string, error) {
 	for {
 		if got, ok := d.capture.Cache().Lookup(dnsAnswerIP, time.Now()); ok {
 			d.mu.Lock()
-			d.facts.DNS = &DNSFact{Name: got, IP: dnsAnswerIP.String(), Server: "127.0.0.1:53", Client: clAddr.String()}
+			d.facts.DNS = &DNSFact{Name: got, IP: dnsAnswerIP.String(), Server: srvAddr.String(), Client: clAddr.String()}
 			d.mu.Unlock()
 			if got != name {
 				return "", failf(nextBundle, "the cache names %s %q, want %q", dnsAnswerIP, got, name)
 			}
-			return fmt.Sprintf("answer %s A %s decoded into the DNS cache", name, dnsAnswerIP), nil
+			return fmt.Sprintf("answer %s A %s from %s decoded into the DNS cache", name, dnsAnswerIP, srvAddr), nil
 		}
 		select {
 		case <-ctx.Done():
