@@ -84,3 +84,9 @@ bench:
 
 clean:
 	rm -rf bin dist var
+
+# Regenerate generated sources (sensor/ecs/fields_gen.go from the ecs tags
+# of ecs.Event); make test fails when they are stale.
+.PHONY: generate
+generate:
+	$(GO) generate ./sensor/ecs

@@ -183,8 +183,9 @@ func utf8Cut(s string, n int) string {
 func (a *Alert) appendJSON(dst []byte, evs []*ecs.Event, truncated bool) []byte {
 	r := a.Rule
 	last := evs[len(evs)-1]
-	b := append(dst, `{"@timestamp":`...)
-	b = appendTimeJSON(b, a.Timestamp)
+	b := append(dst, `{"@timestamp":"`...)
+	b = ecs.AppendTime(b, a.Timestamp)
+	b = append(b, '"')
 	if ag := &last.Agent; ag.ID != "" || ag.Type != "" || ag.Version != "" || ag.Name != "" {
 		b = append(b, `,"agent":{`...)
 		o := object{b: b}
@@ -195,10 +196,10 @@ func (a *Alert) appendJSON(dst []byte, evs []*ecs.Event, truncated bool) []byte 
 		b = append(o.b, '}')
 	}
 	b = append(b, `,"ecs":{"version":"9.4.0"}`...)
-	b = append(b, `,"event":{"action":"rule_detection","category":["malware","intrusion_detection"],"code":"behavior","created":`...)
-	b = appendTimeJSON(b, a.Created.UnixNano())
-	b = append(b, `,"dataset":"macsensor.alerts","id":`...)
-	b = appendJSONString(b, a.ID)
+	b = append(b, `,"event":{"action":"rule_detection","category":["malware","intrusion_detection"],"code":"behavior","created":"`...)
+	b = ecs.AppendTime(b, a.Created.UnixNano())
+	b = append(b, `","dataset":"macsensor.alerts","id":`...)
+	b = ecs.AppendString(b, a.ID)
 	b = append(b, `,"kind":"alert","module":"macsensor","outcome":"success","risk_score":`...)
 	risk := r.RiskScore
 	if risk <= 0 {
@@ -210,7 +211,7 @@ func (a *Alert) appendJSON(dst []byte, evs []*ecs.Event, truncated bool) []byte 
 	b = append(b, `,"type":["info","allowed"]}`...)
 	b = appendHost(b, &last.Host)
 	b = append(b, `,"message":`...)
-	b = appendJSONString(b, "Malicious Behavior Detection Alert: "+r.Name)
+	b = ecs.AppendString(b, "Malicious Behavior Detection Alert: "+r.Name)
 	if p := &last.Process; p.EntityID != "" || p.Name != "" || last.Has&ecs.HasPID != 0 {
 		b = append(b, `,"process":{`...)
 		o := object{b: b}
@@ -364,7 +365,7 @@ func (o *object) str(k, v string) {
 		return
 	}
 	o.key(k)
-	o.b = appendJSONString(o.b, v)
+	o.b = ecs.AppendString(o.b, v)
 }
 
 func (o *object) strs(k string, v []string) {
@@ -377,7 +378,7 @@ func (o *object) strs(k string, v []string) {
 		if i > 0 {
 			o.b = append(o.b, ',')
 		}
-		o.b = appendJSONString(o.b, s)
+		o.b = ecs.AppendString(o.b, s)
 	}
 	o.b = append(o.b, ']')
 }
@@ -385,53 +386,4 @@ func (o *object) strs(k string, v []string) {
 func (o *object) int(k string, v int64) {
 	o.key(k)
 	o.b = strconv.AppendInt(o.b, v, 10)
-}
-
-// appendTimeJSON appends ns as a quoted RFC 3339 UTC time, as ecs does.
-func appendTimeJSON(b []byte, ns int64) []byte {
-	b = append(b, '"')
-	b = time.Unix(0, ns).UTC().AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
-
-// appendJSONString appends s as a JSON string. Invalid UTF-8 bytes become
-// the text \xNN, as ecs writes them, so the line stays valid UTF-8.
-func appendJSONString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20 || c == 0x7f:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			b = append(b, '\\', '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
-			i++
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += n
-			continue
-		}
-		b = append(b, s[i:i+n]...)
-		i += n
-	}
-	return append(b, '"')
 }

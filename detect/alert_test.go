@@ -215,10 +215,12 @@ func TestAlertUnderCapUntouched(t *testing.T) {
 	}
 }
 
+// TestAppendJSONString pins the string escaping alerts share with events
+// (ecs.AppendString): DEL and U+2028 as is, invalid UTF-8 as the text \xNN.
 func TestAppendJSONString(t *testing.T) {
 	in := "a\"b\\c\n\t\x01\x7f\xffé\u2028"
-	got := string(appendJSONString(nil, in))
-	want := `"a\"b\\c\n\t\u0001\u007f\\xffé\u2028"`
+	got := string(ecs.AppendString(nil, in))
+	want := `"a\"b\\c\n\t\u0001` + "\x7f" + `\\xffé` + "\u2028" + `"`
 	if got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}

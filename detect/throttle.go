@@ -3,6 +3,8 @@ package detect
 import (
 	"strconv"
 	"time"
+
+	"github.com/macsensor/macsensor/sensor/ecs"
 )
 
 // DefaultThrottleWindow is the window over which a rule may raise at most
@@ -25,18 +27,18 @@ type ThrottleSummary struct {
 // AppendJSON appends the summary as one ECS JSON line (no newline), for the
 // alert log: event.kind "metric", event.action "alerts_throttled".
 func (s *ThrottleSummary) AppendJSON(dst []byte) []byte {
-	b := append(dst, `{"@timestamp":`...)
-	b = appendTimeJSON(b, s.WindowEnd)
-	b = append(b, `,"event":{"action":"alerts_throttled","dataset":"macsensor.alerts","kind":"metric","module":"macsensor"},"macsensor":{"throttle":{"allowed":`...)
+	b := append(dst, `{"@timestamp":"`...)
+	b = ecs.AppendTime(b, s.WindowEnd)
+	b = append(b, `","event":{"action":"alerts_throttled","dataset":"macsensor.alerts","kind":"metric","module":"macsensor"},"macsensor":{"throttle":{"allowed":`...)
 	b = strconv.AppendInt(b, int64(s.Allowed), 10)
 	b = append(b, `,"throttled":`...)
 	b = strconv.AppendUint(b, s.Throttled, 10)
-	b = append(b, `,"window_end":`...)
-	b = appendTimeJSON(b, s.WindowEnd)
-	b = append(b, `,"window_start":`...)
-	b = appendTimeJSON(b, s.WindowStart)
-	b = append(b, `}},"message":`...)
-	b = appendJSONString(b, "Alerts throttled: "+s.RuleName)
+	b = append(b, `,"window_end":"`...)
+	b = ecs.AppendTime(b, s.WindowEnd)
+	b = append(b, `","window_start":"`...)
+	b = ecs.AppendTime(b, s.WindowStart)
+	b = append(b, `"}},"message":`...)
+	b = ecs.AppendString(b, "Alerts throttled: "+s.RuleName)
 	b = append(b, `,"rule":{`...)
 	o := object{b: b}
 	o.str("id", s.RuleID)

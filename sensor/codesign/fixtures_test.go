@@ -163,7 +163,7 @@ func sigOf(t *testing.T, b []byte, arch string) (slice, *superBlob, []*codeDirec
 func offsetIn(t *testing.T, b, part []byte) int64 {
 	t.Helper()
 	i := bytes.Index(b, part)
-	if i < 0 || bytes.Index(b[i+1:], part) >= 0 {
+	if i < 0 || bytes.Contains(b[i+1:], part) {
 		t.Fatalf("part not found once")
 	}
 	return int64(i)

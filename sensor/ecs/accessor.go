@@ -1,5 +1,7 @@
 package ecs
 
+import "unsafe"
+
 // Type is the static type of a field known to the typed struct.
 type Type uint8
 
@@ -55,9 +57,12 @@ func TypedPaths() []string {
 	return out
 }
 
-func strAcc(path string, get func(*Event) *string) Accessor {
+// The accessors of typed fields read the field at its offset in Event
+// (slot.off, checked against the struct by TestSlotsMatchStruct).
+
+func strAcc(path string, off uintptr) Accessor {
 	str := func(e *Event) (string, bool) {
-		if s := *get(e); s != "" {
+		if s := *(*string)(unsafe.Add(unsafe.Pointer(e), off)); s != "" {
 			return s, true
 		}
 		if len(e.Fields) > 0 {
@@ -68,7 +73,7 @@ func strAcc(path string, get func(*Event) *string) Accessor {
 		return "", false
 	}
 	return Accessor{Path: path, Type: TypeString, Str: str, Get: func(e *Event) Value {
-		if s := *get(e); s != "" {
+		if s := *(*string)(unsafe.Add(unsafe.Pointer(e), off)); s != "" {
 			return String(s)
 		}
 		if len(e.Fields) > 0 {
@@ -78,9 +83,9 @@ func strAcc(path string, get func(*Event) *string) Accessor {
 	}}
 }
 
-func strsAcc(path string, get func(*Event) *[]string) Accessor {
+func strsAcc(path string, off uintptr) Accessor {
 	strs := func(e *Event) []string {
-		if s := *get(e); s != nil {
+		if s := *(*[]string)(unsafe.Add(unsafe.Pointer(e), off)); s != nil {
 			return s
 		}
 		if len(e.Fields) > 0 {
@@ -92,7 +97,7 @@ func strsAcc(path string, get func(*Event) *[]string) Accessor {
 		return nil
 	}
 	return Accessor{Path: path, Type: TypeStrings, Strs: strs, Get: func(e *Event) Value {
-		if s := *get(e); s != nil {
+		if s := *(*[]string)(unsafe.Add(unsafe.Pointer(e), off)); s != nil {
 			return Strings(s)
 		}
 		if len(e.Fields) > 0 {
@@ -102,10 +107,10 @@ func strsAcc(path string, get func(*Event) *[]string) Accessor {
 	}}
 }
 
-func intAcc(path string, bit Presence, get func(*Event) *int64) Accessor {
+func intAcc(path string, bit Presence, off uintptr) Accessor {
 	i := func(e *Event) (int64, bool) {
 		if e.Has&bit != 0 {
-			return *get(e), true
+			return *(*int64)(unsafe.Add(unsafe.Pointer(e), off)), true
 		}
 		if len(e.Fields) > 0 {
 			if v := e.Fields.Get(path); v.Kind == KindInt {
@@ -116,7 +121,7 @@ func intAcc(path string, bit Presence, get func(*Event) *int64) Accessor {
 	}
 	return Accessor{Path: path, Type: TypeInt, Int: i, Get: func(e *Event) Value {
 		if e.Has&bit != 0 {
-			return Int(*get(e))
+			return Int(*(*int64)(unsafe.Add(unsafe.Pointer(e), off)))
 		}
 		if len(e.Fields) > 0 {
 			return e.Fields.Get(path)
@@ -125,10 +130,10 @@ func intAcc(path string, bit Presence, get func(*Event) *int64) Accessor {
 	}}
 }
 
-func boolAcc(path string, bit Presence, get func(*Event) *bool) Accessor {
+func boolAcc(path string, bit Presence, off uintptr) Accessor {
 	b := func(e *Event) (int64, bool) {
 		if e.Has&bit != 0 {
-			if *get(e) {
+			if *(*bool)(unsafe.Add(unsafe.Pointer(e), off)) {
 				return 1, true
 			}
 			return 0, true
@@ -142,7 +147,7 @@ func boolAcc(path string, bit Presence, get func(*Event) *bool) Accessor {
 	}
 	return Accessor{Path: path, Type: TypeBool, Int: b, Get: func(e *Event) Value {
 		if e.Has&bit != 0 {
-			return Bool(*get(e))
+			return Bool(*(*bool)(unsafe.Add(unsafe.Pointer(e), off)))
 		}
 		if len(e.Fields) > 0 {
 			return e.Fields.Get(path)
@@ -152,74 +157,22 @@ func boolAcc(path string, bit Presence, get func(*Event) *bool) Accessor {
 }
 
 // typedAccessors maps every typed field's dotted path to its accessor.
-// @timestamp, event.created and process.start are times: their accessors
-// give Unix nanoseconds.
+// Times (@timestamp, event.created, process.start) are TypeInt: their
+// accessors give Unix nanoseconds.
 var typedAccessors = func() map[string]Accessor {
-	list := []Accessor{
-		intAcc("@timestamp", HasTimestamp, func(e *Event) *int64 { return &e.Timestamp }),
-
-		strAcc("event.id", func(e *Event) *string { return &e.Event.ID }),
-		strAcc("event.kind", func(e *Event) *string { return &e.Event.Kind }),
-		strsAcc("event.category", func(e *Event) *[]string { return &e.Event.Category }),
-		strsAcc("event.type", func(e *Event) *[]string { return &e.Event.Type }),
-		strAcc("event.action", func(e *Event) *string { return &e.Event.Action }),
-		strAcc("event.dataset", func(e *Event) *string { return &e.Event.Dataset }),
-		strAcc("event.module", func(e *Event) *string { return &e.Event.Module }),
-		strAcc("event.outcome", func(e *Event) *string { return &e.Event.Outcome }),
-		intAcc("event.created", HasCreated, func(e *Event) *int64 { return &e.Event.Created }),
-		intAcc("event.sequence", HasSequence, func(e *Event) *int64 { return &e.Event.Sequence }),
-
-		strAcc("host.id", func(e *Event) *string { return &e.Host.ID }),
-		strAcc("host.name", func(e *Event) *string { return &e.Host.Name }),
-		strAcc("host.hostname", func(e *Event) *string { return &e.Host.Hostname }),
-		strAcc("host.architecture", func(e *Event) *string { return &e.Host.Architecture }),
-		strAcc("host.os.type", func(e *Event) *string { return &e.Host.OS.Type }),
-		strAcc("host.os.name", func(e *Event) *string { return &e.Host.OS.Name }),
-		strAcc("host.os.version", func(e *Event) *string { return &e.Host.OS.Version }),
-		strAcc("host.os.kernel", func(e *Event) *string { return &e.Host.OS.Kernel }),
-		strAcc("host.os.family", func(e *Event) *string { return &e.Host.OS.Family }),
-		strAcc("host.os.platform", func(e *Event) *string { return &e.Host.OS.Platform }),
-		strAcc("host.os.full", func(e *Event) *string { return &e.Host.OS.Full }),
-
-		strAcc("agent.id", func(e *Event) *string { return &e.Agent.ID }),
-		strAcc("agent.type", func(e *Event) *string { return &e.Agent.Type }),
-		strAcc("agent.version", func(e *Event) *string { return &e.Agent.Version }),
-		strAcc("agent.name", func(e *Event) *string { return &e.Agent.Name }),
-
-		intAcc("process.pid", HasPID, func(e *Event) *int64 { return &e.Process.PID }),
-		strAcc("process.entity_id", func(e *Event) *string { return &e.Process.EntityID }),
-		strAcc("process.name", func(e *Event) *string { return &e.Process.Name }),
-		strAcc("process.executable", func(e *Event) *string { return &e.Process.Executable }),
-		strsAcc("process.args", func(e *Event) *[]string { return &e.Process.Args }),
-		intAcc("process.args_count", HasArgsCount, func(e *Event) *int64 { return &e.Process.ArgsCount }),
-		strAcc("process.command_line", func(e *Event) *string { return &e.Process.CommandLine }),
-		intAcc("process.start", HasStart, func(e *Event) *int64 { return &e.Process.Start }),
-		strAcc("process.working_directory", func(e *Event) *string { return &e.Process.WorkingDirectory }),
-		boolAcc("process.Ext.command_line_truncated", HasArgsTruncated, func(e *Event) *bool { return &e.Process.ArgsTruncated }),
-		intAcc("process.parent.pid", HasParentPID, func(e *Event) *int64 { return &e.Process.Parent.PID }),
-		strAcc("process.parent.entity_id", func(e *Event) *string { return &e.Process.Parent.EntityID }),
-		strAcc("process.parent.name", func(e *Event) *string { return &e.Process.Parent.Name }),
-		strAcc("process.parent.executable", func(e *Event) *string { return &e.Process.Parent.Executable }),
-		strsAcc("process.parent.args", func(e *Event) *[]string { return &e.Process.Parent.Args }),
-		strAcc("process.parent.command_line", func(e *Event) *string { return &e.Process.Parent.CommandLine }),
-
-		strAcc("user.id", func(e *Event) *string { return &e.User.ID }),
-		strAcc("user.name", func(e *Event) *string { return &e.User.Name }),
-
-		strAcc("source.ip", func(e *Event) *string { return &e.Source.IP }),
-		intAcc("source.port", HasSourcePort, func(e *Event) *int64 { return &e.Source.Port }),
-		strAcc("source.domain", func(e *Event) *string { return &e.Source.Domain }),
-		strAcc("destination.ip", func(e *Event) *string { return &e.Destination.IP }),
-		intAcc("destination.port", HasDestinationPort, func(e *Event) *int64 { return &e.Destination.Port }),
-		strAcc("destination.domain", func(e *Event) *string { return &e.Destination.Domain }),
-
-		strAcc("network.transport", func(e *Event) *string { return &e.Network.Transport }),
-		strAcc("network.type", func(e *Event) *string { return &e.Network.Type }),
-		strAcc("network.direction", func(e *Event) *string { return &e.Network.Direction }),
-	}
-	m := make(map[string]Accessor, len(list))
-	for _, a := range list {
-		m[a.Path] = a
+	m := make(map[string]Accessor, nSlots)
+	for i := range slots {
+		s := &slots[i]
+		switch s.kind {
+		case slotString:
+			m[s.path] = strAcc(s.path, s.off)
+		case slotStrings:
+			m[s.path] = strsAcc(s.path, s.off)
+		case slotInt, slotTime:
+			m[s.path] = intAcc(s.path, s.bit, s.off)
+		case slotBool:
+			m[s.path] = boolAcc(s.path, s.bit, s.off)
+		}
 	}
 	return m
 }()

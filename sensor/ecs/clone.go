@@ -8,10 +8,12 @@ package ecs
 func (e *Event) Clone() *Event {
 	c := new(Event)
 	*c = *e
-	c.Event.Category = cloneStrings(e.Event.Category)
-	c.Event.Type = cloneStrings(e.Event.Type)
-	c.Process.Args = cloneStrings(e.Process.Args)
-	c.Process.Parent.Args = cloneStrings(e.Process.Parent.Args)
+	for i := range slots {
+		if s := &slots[i]; s.kind == slotStrings {
+			p := (*[]string)(s.at(c))
+			*p = cloneStrings(*p)
+		}
+	}
 	if e.Fields != nil {
 		c.Fields = make(Fields, len(e.Fields))
 		for i, f := range e.Fields {
@@ -54,27 +56,20 @@ func cloneValue(v Value) Value {
 	return v
 }
 
-// strings calls f with a pointer to every string of e, in a fixed order.
-// Keep it in step with the struct: TestCloneSharesNothing walks the struct
-// by reflection and fails on a string Clone left shared.
+// strings calls f with a pointer to every string of e, in a fixed order:
+// the typed fields (through the slots table, so every typed field of the
+// declaration), then Fields. TestCloneSharesNothing walks the struct by
+// reflection and fails on a string Clone left shared.
 func (e *Event) strings(f func(*string)) {
-	ps := [...]*string{
-		&e.Event.ID, &e.Event.Kind, &e.Event.Action, &e.Event.Dataset, &e.Event.Module, &e.Event.Outcome,
-		&e.Host.ID, &e.Host.Name, &e.Host.Hostname, &e.Host.Architecture,
-		&e.Host.OS.Type, &e.Host.OS.Name, &e.Host.OS.Version, &e.Host.OS.Kernel, &e.Host.OS.Family, &e.Host.OS.Platform, &e.Host.OS.Full,
-		&e.Agent.ID, &e.Agent.Type, &e.Agent.Version, &e.Agent.Name,
-		&e.Process.EntityID, &e.Process.Name, &e.Process.Executable, &e.Process.CommandLine, &e.Process.WorkingDirectory,
-		&e.Process.Parent.EntityID, &e.Process.Parent.Name, &e.Process.Parent.Executable, &e.Process.Parent.CommandLine,
-		&e.User.ID, &e.User.Name,
-		&e.Source.IP, &e.Source.Domain, &e.Destination.IP, &e.Destination.Domain,
-		&e.Network.Transport, &e.Network.Type, &e.Network.Direction,
-	}
-	for _, p := range ps {
-		f(p)
-	}
-	for _, s := range [...][]string{e.Event.Category, e.Event.Type, e.Process.Args, e.Process.Parent.Args} {
-		for i := range s {
-			f(&s[i])
+	for i := range slots {
+		switch s := &slots[i]; s.kind {
+		case slotString:
+			f((*string)(s.at(e)))
+		case slotStrings:
+			ss := *(*[]string)(s.at(e))
+			for j := range ss {
+				f(&ss[j])
+			}
 		}
 	}
 	for i := range e.Fields {

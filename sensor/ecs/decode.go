@@ -353,14 +353,7 @@ func (d *decoder) object(i, depth, node int) (int, error) {
 			}
 			// A string value, as scanString does it.
 			vs := i + 1
-			ve := vs
-			for ve+8 <= len(buf) {
-				if m := stopMask(load64(buf, ve)); m != 0 {
-					ve += bits.TrailingZeros64(m) >> 3
-					break
-				}
-				ve += 8
-			}
+			ve := scanWords(buf, vs)
 			if ve >= len(buf) || buf[ve] != '"' {
 				break
 			}
@@ -446,14 +439,7 @@ func (d *decoder) object(i, depth, node int) (int, error) {
 func (d *decoder) readKey(ks, node int) (ke int, esc bool, cn, cs int, err error) {
 	buf := d.buf
 	// As scanString does it.
-	ke = ks
-	for ke+8 <= len(buf) {
-		if m := stopMask(load64(buf, ke)); m != 0 {
-			ke += bits.TrailingZeros64(m) >> 3
-			break
-		}
-		ke += 8
-	}
+	ke = scanWords(buf, ks)
 	if ke >= len(buf) || buf[ke] != '"' {
 		if ke, esc, err = d.scanSlow(ke); err != nil {
 			return ke, false, -1, -1, err
@@ -537,14 +523,7 @@ func (d *decoder) typedStrings(i, cs int) (int, bool) {
 	}
 	for {
 		vs := j + 1
-		ve := vs
-		for ve+8 <= len(buf) {
-			if m := stopMask(load64(buf, ve)); m != 0 {
-				ve += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			ve += 8
-		}
+		ve := scanWords(buf, vs)
 		if ve >= len(buf) || buf[ve] != '"' || n == len(free) {
 			return i, false
 		}
@@ -1003,6 +982,22 @@ func stopMask(x uint64) uint64 {
 	return (((x ^ (lsb * '"')) - lsb) | ((x ^ (lsb * '\\')) - lsb) | (x - lsb*0x20) | x) & msb
 }
 
+// scanWords returns the offset of the first byte at or after i that is in
+// strStop, reading eight bytes at a time; when fewer than eight bytes are
+// left before one is found, the offset of the first of them (len(b) at
+// most), the caller checking that byte and those after it itself. Every
+// byte before the offset returned is plain. It is small enough to be
+// inlined: the decoder's inner loops have no call in them.
+func scanWords(b []byte, i int) int {
+	for i+8 <= len(b) {
+		if m := stopMask(load64(b, i)); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	return i
+}
+
 // load64 reads the eight bytes b[i:i+8] as a little-endian word; the
 // caller has checked i+8 <= len(b).
 func load64(b []byte, i int) uint64 {
@@ -1020,15 +1015,9 @@ func load64(b []byte, i int) uint64 {
 // anything but a quote.
 func (d *decoder) scanString(i int) (end int, esc bool, err error) {
 	buf := d.buf
-	j := i + 1
-	for ; j+8 <= len(buf); j += 8 {
-		if m := stopMask(load64(buf, j)); m != 0 {
-			j += bits.TrailingZeros64(m) >> 3
-			if buf[j] == '"' {
-				return j, false, nil
-			}
-			return d.scanSlow(j)
-		}
+	j := scanWords(buf, i+1)
+	if j < len(buf) && buf[j] == '"' {
+		return j, false, nil
 	}
 	return d.scanSlow(j)
 }
@@ -1043,17 +1032,10 @@ func (d *decoder) scanString(i int) (end int, esc bool, err error) {
 func (d *decoder) scanSlow(j int) (end int, esc bool, err error) {
 	buf := d.buf
 	for {
-		for j+8 <= len(buf) {
-			if m := stopMask(load64(buf, j)); m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
-				goto stop
-			}
-			j += 8
-		}
+		j = scanWords(buf, j)
 		for j < len(buf) && !strStop[buf[j]] {
 			j++
 		}
-	stop:
 		if j >= len(buf) {
 			return j, false, d.errEOF()
 		}
@@ -1187,14 +1169,6 @@ func (d *decoder) str(start, end int, esc bool) string {
 	d.reserve(end - start)
 	n := len(d.arena)
 	d.arena = unescape(d.arena, d.buf[start:end])
-	return stringOf(d.arena[n:])
-}
-
-// keep copies b into the arena and returns it as a string.
-func (d *decoder) keep(b []byte) string {
-	d.reserve(len(b))
-	n := len(d.arena)
-	d.arena = append(d.arena, b...)
 	return stringOf(d.arena[n:])
 }
 
@@ -1437,19 +1411,11 @@ func (d *decoder) runShape(sh *shape, buf []byte, e *Event) *shape {
 			}
 			continue
 		}
-		ve := i
-		for {
-			if ve+8 > len(buf) {
-				ve = plainEnd(buf, ve) // the last bytes of the line
-				break
-			}
-			if m := stopMask(load64(buf, ve)); m != 0 {
-				ve += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			ve += 8
+		ve := scanWords(buf, i)
+		if ve >= len(buf) || buf[ve] != '"' {
+			ve = plainEnd(buf, ve) // the last bytes of the line, or not plain
 		}
-		if ve < 0 || ve >= len(buf) || buf[ve] != '"' || ve == i {
+		if ve <= i { // -1: not plain; i: empty
 			return nil
 		}
 		*(*string)(unsafe.Add(base, st.off)) = unsafe.String(&buf[i], ve-i)
@@ -1789,17 +1755,7 @@ func (c *shapeCompiler) object(i, node int, prefix string) (int, bool) {
 // plainEnd returns the offset of the closing quote of the plain string
 // whose content starts at i, or -1 if the string is not plain.
 func plainEnd(buf []byte, i int) int {
-	for i+8 <= len(buf) {
-		if m := stopMask(load64(buf, i)); m != 0 {
-			i += bits.TrailingZeros64(m) >> 3
-			if buf[i] == '"' {
-				return i
-			}
-			return -1
-		}
-		i += 8
-	}
-	for ; i < len(buf); i++ {
+	for i = scanWords(buf, i); i < len(buf); i++ {
 		if c := buf[i]; strStop[c] {
 			if c == '"' {
 				return i

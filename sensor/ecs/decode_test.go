@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -486,6 +487,74 @@ func TestDecodeAllocs(t *testing.T) {
 		d.decodeCopy(line, e)
 	}); n != 2 {
 		t.Errorf("Decode of the process event: %v allocations, want 2", n)
+	}
+}
+
+// TestSlotsMatchStruct checks the generated slots table against the ecs
+// tags of Event read by reflection: the same paths, in declaration order,
+// at the same offsets, of the kind the Go type gives, with one distinct
+// presence bit for each int64 and bool.
+func TestSlotsMatchStruct(t *testing.T) {
+	type want struct {
+		path string
+		off  uintptr
+		kind slotKind
+	}
+	var fields []want
+	var walk func(typ reflect.Type, prefix string, base uintptr)
+	walk = func(typ reflect.Type, prefix string, base uintptr) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			tag, ok := f.Tag.Lookup("ecs")
+			if !ok {
+				continue
+			}
+			opts := strings.Split(tag, ",")
+			path := opts[0]
+			if prefix != "" {
+				path = prefix + "." + path
+			}
+			w := want{path: path, off: base + f.Offset}
+			switch f.Type {
+			case reflect.TypeFor[string]():
+				w.kind = slotString
+			case reflect.TypeFor[[]string]():
+				w.kind = slotStrings
+			case reflect.TypeFor[int64]():
+				w.kind = slotInt
+				if slices.Contains(opts[1:], "time") {
+					w.kind = slotTime
+				}
+			case reflect.TypeFor[bool]():
+				w.kind = slotBool
+			default:
+				walk(f.Type, path, base+f.Offset)
+				continue
+			}
+			fields = append(fields, w)
+		}
+	}
+	walk(reflect.TypeFor[Event](), "", 0)
+	if len(fields) != nSlots {
+		t.Fatalf("%d tagged fields, %d slots", len(fields), nSlots)
+	}
+	var bits Presence
+	for id, w := range fields {
+		sl := &slots[id]
+		if sl.path != w.path || sl.off != w.off || sl.kind != w.kind {
+			t.Errorf("slot %d = %s at %d kind %d, struct: %s at %d kind %d", id, sl.path, sl.off, sl.kind, w.path, w.off, w.kind)
+		}
+		switch sl.kind {
+		case slotInt, slotTime, slotBool:
+			if sl.bit == 0 || sl.bit&(sl.bit-1) != 0 || bits&sl.bit != 0 {
+				t.Errorf("%s: presence bit %#x not one new bit", sl.path, sl.bit)
+			}
+			bits |= sl.bit
+		default:
+			if sl.bit != 0 {
+				t.Errorf("%s: presence bit on a string field", sl.path)
+			}
+		}
 	}
 }
 

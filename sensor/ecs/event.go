@@ -1,5 +1,7 @@
 package ecs
 
+//go:generate go run ./internal/fieldgen
+
 // Event is one ECS event. The typed fields are those the sensor produces and
 // the rules read most; every other field of an event read from a file is kept
 // in Fields. Strings hold "" when absent; numeric and boolean fields carry a
@@ -8,17 +10,27 @@ package ecs
 // An Event is not safe for concurrent mutation. Decoded events may share
 // memory with the line they were decoded from (see Decode): never mutate that
 // line afterwards.
+//
+// The typed fields are declared here and only here: a field with an
+// `ecs:"segment[,time][,has=Name]"` tag is a typed field at the dotted path
+// of the tags from Event down (a struct-typed field is a field set), of
+// type string ("" is absent), []string (nil is absent), int64 or bool (with
+// a presence bit, HasName or by default Has and the Go field names, as in
+// HasSourcePort); "time" marks Unix nanoseconds written as RFC 3339. `go
+// generate` writes the decoder's and encoder's tables from the tags
+// (fields_gen.go; internal/fieldgen). Adding a field is one tagged line
+// here, then go generate.
 type Event struct {
-	Timestamp int64 // @timestamp, Unix nanoseconds (Has&HasTimestamp)
+	Timestamp int64 `ecs:"@timestamp,time"` // Unix nanoseconds
 
-	Event       EventMeta
-	Host        Host
-	Agent       Agent
-	Process     Process
-	User        User
-	Source      Endpoint
-	Destination Endpoint
-	Network     Network
+	Event       EventMeta `ecs:"event"`
+	Host        Host      `ecs:"host"`
+	Agent       Agent     `ecs:"agent"`
+	Process     Process   `ecs:"process"`
+	User        User      `ecs:"user"`
+	Source      Endpoint  `ecs:"source"`
+	Destination Endpoint  `ecs:"destination"`
+	Network     Network   `ecs:"network"`
 
 	// Has records which numeric and boolean typed fields are present.
 	Has Presence
@@ -30,106 +42,93 @@ type Event struct {
 
 // EventMeta is the ECS event.* field set.
 type EventMeta struct {
-	ID       string   // event.id
-	Kind     string   // event.kind
-	Category []string // event.category
-	Type     []string // event.type
-	Action   string   // event.action
-	Dataset  string   // event.dataset
-	Module   string   // event.module
-	Outcome  string   // event.outcome
-	Created  int64    // event.created, Unix nanoseconds (HasCreated)
-	Sequence int64    // event.sequence (HasSequence)
+	ID       string   `ecs:"id"`
+	Kind     string   `ecs:"kind"`
+	Category []string `ecs:"category"`
+	Type     []string `ecs:"type"`
+	Action   string   `ecs:"action"`
+	Dataset  string   `ecs:"dataset"`
+	Module   string   `ecs:"module"`
+	Outcome  string   `ecs:"outcome"`
+	Created  int64    `ecs:"created,time,has=Created"` // Unix nanoseconds
+	Sequence int64    `ecs:"sequence,has=Sequence"`
 }
 
 // Host is the ECS host.* field set.
 type Host struct {
-	ID           string // host.id
-	Name         string // host.name
-	Hostname     string // host.hostname
-	Architecture string // host.architecture
-	OS           OS
+	ID           string `ecs:"id"`
+	Name         string `ecs:"name"`
+	Hostname     string `ecs:"hostname"`
+	Architecture string `ecs:"architecture"`
+	OS           OS     `ecs:"os"`
 }
 
 // OS is the ECS host.os.* field set.
 type OS struct {
-	Type     string // host.os.type: macos, linux
-	Name     string // host.os.name
-	Version  string // host.os.version
-	Kernel   string // host.os.kernel
-	Family   string // host.os.family
-	Platform string // host.os.platform
-	Full     string // host.os.full
+	Type     string `ecs:"type"` // macos, linux
+	Name     string `ecs:"name"`
+	Version  string `ecs:"version"`
+	Kernel   string `ecs:"kernel"`
+	Family   string `ecs:"family"`
+	Platform string `ecs:"platform"`
+	Full     string `ecs:"full"`
 }
 
 // Agent is the ECS agent.* field set.
 type Agent struct {
-	ID      string // agent.id
-	Type    string // agent.type
-	Version string // agent.version
-	Name    string // agent.name
+	ID      string `ecs:"id"`
+	Type    string `ecs:"type"`
+	Version string `ecs:"version"`
+	Name    string `ecs:"name"`
 }
 
 // Process is the ECS process.* field set.
 type Process struct {
-	PID              int64    // process.pid (HasPID)
-	EntityID         string   // process.entity_id
-	Name             string   // process.name
-	Executable       string   // process.executable
-	Args             []string // process.args
-	ArgsCount        int64    // process.args_count (HasArgsCount)
-	CommandLine      string   // process.command_line
-	Start            int64    // process.start, Unix nanoseconds (HasStart)
-	WorkingDirectory string   // process.working_directory
+	PID              int64    `ecs:"pid,has=PID"`
+	EntityID         string   `ecs:"entity_id"`
+	Name             string   `ecs:"name"`
+	Executable       string   `ecs:"executable"`
+	Args             []string `ecs:"args"`
+	ArgsCount        int64    `ecs:"args_count,has=ArgsCount"`
+	CommandLine      string   `ecs:"command_line"`
+	Start            int64    `ecs:"start,time,has=Start"` // Unix nanoseconds
+	WorkingDirectory string   `ecs:"working_directory"`
 	// ArgsTruncated is process.Ext.command_line_truncated: args or
 	// command_line were cut to fit (HasArgsTruncated).
-	ArgsTruncated bool
-	Parent        Parent
+	ArgsTruncated bool   `ecs:"Ext.command_line_truncated,has=ArgsTruncated"`
+	Parent        Parent `ecs:"parent"`
 }
 
 // Parent is the ECS process.parent.* field set.
 type Parent struct {
-	PID         int64    // process.parent.pid (HasParentPID)
-	EntityID    string   // process.parent.entity_id
-	Name        string   // process.parent.name
-	Executable  string   // process.parent.executable
-	Args        []string // process.parent.args
-	CommandLine string   // process.parent.command_line
+	PID         int64    `ecs:"pid,has=ParentPID"`
+	EntityID    string   `ecs:"entity_id"`
+	Name        string   `ecs:"name"`
+	Executable  string   `ecs:"executable"`
+	Args        []string `ecs:"args"`
+	CommandLine string   `ecs:"command_line"`
 }
 
 // User is the ECS user.* field set.
 type User struct {
-	ID   string // user.id
-	Name string // user.name
+	ID   string `ecs:"id"`
+	Name string `ecs:"name"`
 }
 
 // Endpoint is the ECS source.* / destination.* field set.
 type Endpoint struct {
-	IP     string // .ip
-	Port   int64  // .port (HasSourcePort / HasDestinationPort)
-	Domain string // .domain
+	IP     string `ecs:"ip"`
+	Port   int64  `ecs:"port"`
+	Domain string `ecs:"domain"`
 }
 
 // Network is the ECS network.* field set.
 type Network struct {
-	Transport string // network.transport: tcp, udp
-	Type      string // network.type: ipv4, ipv6
-	Direction string // network.direction: egress, ingress
+	Transport string `ecs:"transport"` // tcp, udp
+	Type      string `ecs:"type"`      // ipv4, ipv6
+	Direction string `ecs:"direction"` // egress, ingress
 }
 
-// Presence is a set of bits, one per numeric or boolean typed field.
-type Presence uint32
-
-// The presence bits.
-const (
-	HasTimestamp Presence = 1 << iota
-	HasCreated
-	HasSequence
-	HasPID
-	HasArgsCount
-	HasStart
-	HasArgsTruncated
-	HasParentPID
-	HasSourcePort
-	HasDestinationPort
-)
+// Presence is a set of bits, one per numeric or boolean typed field; the
+// generator assigns them (HasTimestamp, HasPID, ...: fields_gen.go).
+type Presence uint64

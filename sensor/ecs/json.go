@@ -141,7 +141,7 @@ func (w *encoder) member(k string) {
 	if w.dst[len(w.dst)-1] != '{' {
 		w.dst = append(w.dst, ',')
 	}
-	w.dst = appendString(w.dst, k)
+	w.dst = AppendString(w.dst, k)
 	w.dst = append(w.dst, ':')
 }
 
@@ -150,7 +150,7 @@ func (w *encoder) typed(s *slot) {
 	p := s.at(w.e)
 	switch s.kind {
 	case slotString:
-		w.dst = appendString(w.dst, *(*string)(p))
+		w.dst = AppendString(w.dst, *(*string)(p))
 	case slotStrings:
 		w.dst = appendStrings(w.dst, *(*[]string)(p))
 	case slotInt:
@@ -159,7 +159,7 @@ func (w *encoder) typed(s *slot) {
 		w.dst = strconv.AppendBool(w.dst, *(*bool)(p))
 	case slotTime:
 		w.dst = append(w.dst, '"')
-		w.dst = appendTime(w.dst, *(*int64)(p))
+		w.dst = AppendTime(w.dst, *(*int64)(p))
 		w.dst = append(w.dst, '"')
 	}
 }
@@ -168,7 +168,7 @@ func (w *encoder) typed(s *slot) {
 func appendValue(dst []byte, v Value) []byte {
 	switch v.Kind {
 	case KindString:
-		return appendString(dst, v.Str)
+		return AppendString(dst, v.Str)
 	case KindInt:
 		return strconv.AppendInt(dst, v.Int, 10)
 	case KindFloat:
@@ -200,7 +200,7 @@ func appendStrings(dst []byte, ss []string) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, s)
+		dst = AppendString(dst, s)
 	}
 	return append(dst, ']')
 }
@@ -237,12 +237,15 @@ func appendFloat(dst []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string: '"' and '\\' escaped, control
-// characters as \n, \r, \t or \u00XX, valid UTF-8 as is, and each byte of
-// invalid UTF-8 as the six characters \\xNN (the text \xNN once decoded),
-// so the output is valid UTF-8 and nothing is dropped. Runs of plain ASCII
-// are found eight bytes at a time (stopMask, shared with the decoder).
-func appendString(dst []byte, s string) []byte {
+// AppendString appends s as a JSON string: '"' and '\\' escaped, control
+// characters as \n, \r, \t or \u00XX, valid UTF-8 as is (DEL and U+2028
+// too), and each byte of invalid UTF-8 as the six characters \\xNN (the
+// text \xNN once decoded), so the output is valid UTF-8 and nothing is
+// dropped. It is the one JSON string writer of macsensor's output: events
+// (AppendJSON) and alerts (package detect) agree byte for byte. Runs of
+// plain ASCII are found eight bytes at a time (stopMask, shared with the
+// decoder). It does not allocate when dst has the capacity.
+func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	b := bytesOf(s)
 	if len(b) < 8 {
@@ -256,28 +259,19 @@ func appendString(dst []byte, s string) []byte {
 	}
 	start, i := 0, 0
 	for {
-		for i+8 <= len(b) {
-			if m := stopMask(load64(b, i)); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				goto stop
-			}
-			i += 8
-		}
-		if i < len(b) && len(b) >= 8 {
+		i = scanWords(b, i)
+		if i < len(b) && !strStop[b[i]] && len(b) >= 8 {
 			// The tail: the last eight bytes, less those already seen.
 			// Seen bytes are clean, so they cause no borrow in stopMask.
 			m := stopMask(load64(b, len(b)-8)) >> (8 * (8 - (len(b) - i)))
 			if m == 0 {
-				i = len(b)
-				break
+				break // the rest is clean
 			}
 			i += bits.TrailingZeros64(m) >> 3
-			goto stop
 		}
 		for i < len(b) && !strStop[b[i]] {
 			i++
 		}
-	stop:
 		if i >= len(b) {
 			break
 		}

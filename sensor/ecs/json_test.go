@@ -224,8 +224,9 @@ func TestAppendJSONShapes(t *testing.T) {
 			`{"":1,".":2,".a":3,"b":{"":4}}`},
 		{"times", Event{Timestamp: -1, Has: HasTimestamp | HasCreated | HasStart, Event: EventMeta{Created: 0}, Process: Process{Start: 1e9 + 5e8}},
 			`{"@timestamp":"1969-12-31T23:59:59.999999999Z","event":{"created":"1970-01-01T00:00:00Z"},"process":{"start":"1970-01-01T00:00:01.5Z"}}`},
-		{"floats", Event{Fields: Fields{{"a", Float(1)}, {"b", Float(-0.0)}, {"c", Float(1e21)}, {"d", Float(1e-7)}, {"e", Float(123.456)}, {"f", Float(math.NaN())}, {"g", Float(math.Inf(1))}, {"h", Float(1e20)}}},
-			`{"a":1.0,"b":0.0,"c":1e+21,"d":1e-7,"e":123.456,"f":null,"g":null,"h":100000000000000000000.0}`},
+		// b is a real negative zero (the constant -0.0 is +0).
+		{"floats", Event{Fields: Fields{{"a", Float(1)}, {"b", Float(math.Copysign(0, -1))}, {"c", Float(1e21)}, {"d", Float(1e-7)}, {"e", Float(123.456)}, {"f", Float(math.NaN())}, {"g", Float(math.Inf(1))}, {"h", Float(1e20)}}},
+			`{"a":1.0,"b":-0.0,"c":1e+21,"d":1e-7,"e":123.456,"f":null,"g":null,"h":100000000000000000000.0}`},
 		{"bools and ints", Event{Process: Process{ArgsTruncated: true}, Has: HasArgsTruncated, Fields: Fields{{"i", Int(math.MinInt64)}, {"t", Bool(false)}}},
 			`{"i":-9223372036854775808,"process":{"Ext":{"command_line_truncated":true}},"t":false}`},
 		{"strings", Event{User: User{Name: "q\"b\\s/\n\r\t\x00\x1f\x7f é€😀 \u2028 \ufffd"}},
@@ -299,10 +300,10 @@ func TestAppendTime(t *testing.T) {
 		values = append(values, v, -v)
 	}
 	for _, v := range values {
-		got := string(appendTime(nil, v))
+		got := string(AppendTime(nil, v))
 		want := time.Unix(0, v).UTC().Format(time.RFC3339Nano)
 		if got != want {
-			t.Errorf("appendTime(%d) = %s, want %s", v, got, want)
+			t.Errorf("AppendTime(%d) = %s, want %s", v, got, want)
 		}
 		if back, ok := parseTime([]byte(got)); !ok || back != v {
 			t.Errorf("parseTime(%s) = %d %v, want %d", got, back, ok, v)

@@ -75,13 +75,13 @@ func TestStringsAgainstEncodingJSON(t *testing.T) {
 	for n := 0; n < 20_000; n++ {
 		s := randomString(rng)
 		want := escapeInvalid(s)
-		enc := appendString(nil, s)
+		enc := AppendString(nil, s)
 		if !utf8.Valid(enc) {
-			t.Fatalf("appendString(%q) is not valid UTF-8: %q", s, enc)
+			t.Fatalf("AppendString(%q) is not valid UTF-8: %q", s, enc)
 		}
 		var std string
 		if err := json.Unmarshal(enc, &std); err != nil || std != want {
-			t.Fatalf("appendString(%q) = %s: encoding/json reads %q (%v), want %q", s, enc, std, err, want)
+			t.Fatalf("AppendString(%q) = %s: encoding/json reads %q (%v), want %q", s, enc, std, err, want)
 		}
 		// Decode reads what encoding/json writes, and raw invalid bytes.
 		stdEnc, _ := json.Marshal(want)

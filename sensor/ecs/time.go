@@ -73,9 +73,12 @@ func daysIn(y, m int64) int64 {
 	return 31
 }
 
-// appendTime appends ns as an RFC 3339 UTC time with the fraction's
-// trailing zeros trimmed, as time.RFC3339Nano formats it.
-func appendTime(dst []byte, ns int64) []byte {
+// AppendTime appends ns, Unix nanoseconds, as an RFC 3339 UTC time with the
+// fraction's trailing zeros trimmed, as time.RFC3339Nano formats it (no
+// quotes). It is the one time writer of macsensor's output: events
+// (AppendJSON) and alerts (package detect) agree byte for byte. Every int64
+// is a year between 1677 and 2262, so four digits always suffice.
+func AppendTime(dst []byte, ns int64) []byte {
 	sec := ns / 1e9
 	frac := ns % 1e9
 	if frac < 0 {
