@@ -80,11 +80,11 @@ func cpuTime() time.Duration {
 // benchEngine runs rules over a ring of n events, as a decoder would hand
 // them over (recently built, so in cache), shifting their timestamps
 // forward on each pass; one op is one event.
-func benchEngine(b *testing.B, rules []*Rule, n int) {
+func benchEngine(b *testing.B, rules []*Rule, n int, ruleAtATime bool) {
 	evs := mixedStream(n)
 	span := evs[n-1].Timestamp - evs[0].Timestamp + int64(10*time.Millisecond)
 	var alerts int
-	eng, err := NewEngine(rules, nil, Options{Now: fixedNow, OnAlert: func(a *Alert) { alerts++ }})
+	eng, err := NewEngine(rules, nil, Options{Now: fixedNow, OnAlert: func(a *Alert) { alerts++ }, ruleAtATime: ruleAtATime})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -119,21 +119,33 @@ func benchEngine(b *testing.B, rules []*Rule, n int) {
 
 // BenchmarkEngineSeed runs the seed rule over a mixed stream: mostly
 // process starts and connections of many processes on one Mac, and an
-// automator/runner pair every 4,096 events.
+// automator/runner pair every 4,096 events; through the plan (the engine's
+// default) and rule at a time (the reference).
 //
-//	go test -run '^$' -bench EngineSeed -benchtime 2s ./detect/
+//	go test -run '^$' -bench 'Engine(Seed|AllRules)' -benchmem ./detect/
 func BenchmarkEngineSeed(b *testing.B) {
-	benchEngine(b, []*Rule{seedRule(b)}, 4096)
+	rules := []*Rule{seedRule(b)}
+	b.Run("plan", func(b *testing.B) { benchEngine(b, rules, 4096, false) })
+	b.Run("rule-at-a-time", func(b *testing.B) { benchEngine(b, rules, 4096, true) })
 }
 
-// BenchmarkEngineElasticMacOS runs Elastic's 143 macOS rules over the same
-// stream.
-func BenchmarkEngineElasticMacOS(b *testing.B) {
+// BenchmarkEngineAllRules runs Elastic's 143 macOS rules over the same
+// stream (before the plan, this was BenchmarkEngineElasticMacOS).
+func BenchmarkEngineAllRules(b *testing.B) {
+	rules := allRules(b)
+	b.Run("plan", func(b *testing.B) { benchEngine(b, rules, 4096, false) })
+	b.Run("rule-at-a-time", func(b *testing.B) { benchEngine(b, rules, 4096, true) })
+}
+
+// allRules is Elastic's 143 macOS rules, as `replay --rules` loads them
+// (their copy of the seed rule replaces the built-in one).
+func allRules(tb testing.TB) []*Rule {
+	tb.Helper()
 	rules, errs := LoadRules("testdata/rules/elastic-macos")
 	if len(errs) > 0 {
-		b.Fatal(errs)
+		tb.Fatal(errs)
 	}
-	benchEngine(b, rules, 4096)
+	return rules
 }
 
 func BenchmarkReorder(b *testing.B) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"time"
 
 	"github.com/macsensor/macsensor/sensor/ecs"
@@ -35,6 +36,11 @@ type Options struct {
 	// OnThrottle receives the summary of each throttle window that dropped
 	// alerts, when the window closes (a later alert or event, or Flush).
 	OnThrottle func(s ThrottleSummary)
+
+	// ruleAtATime runs every rule of an event's categories on it, without
+	// the plan's index (the reference the differential tests compare the
+	// plan with).
+	ruleAtATime bool
 }
 
 // Engine runs rules over events given in EQL order (see Reorder). It is not
@@ -49,6 +55,19 @@ type Engine struct {
 	alert   Alert
 
 	throttleDue int64 // earliest end of a window with throttled alerts
+
+	plan *plan    // nil: rule at a time
+	cand []uint64 // the plan's candidate targets for the current event
+	// catNow[b] is the latest timestamp of the events with category bit b
+	// (catSeen: bits seen), from which a sequence the plan skipped catches
+	// up its clock (see sequencer.catchUp).
+	catNow  [64]int64
+	catSeen uint64
+
+	// copy is the retained copy of the event being processed, made by the
+	// first sequence that keeps it and shared by the others (retained
+	// events are never modified).
+	copy *ecs.Event
 }
 
 // ruleRun is one rule's state in an engine.
@@ -58,6 +77,7 @@ type ruleRun struct {
 	mask  uint64 // categories the rule selects; anyCategory for `any where`
 	event matchFunc
 	seq   *sequencer
+	bits  []uint8 // the bits of mask
 	exc   []*Exception
 	thr   throttle
 	stats RuleStats
@@ -122,6 +142,7 @@ func NewEngine(rules []*Rule, exceptions []*Exception, opt Options) (*Engine, er
 		}
 		if r.spec.seq != nil {
 			rr.seq = newSequencer(*r.spec.seq, opt.MaxPending, rr.onMatch)
+			rr.seq.clone = e.retain
 		}
 		for _, x := range exceptions {
 			if x != nil && x.match != nil && x.appliesTo(r.ID) {
@@ -138,6 +159,9 @@ func NewEngine(rules []*Rule, exceptions []*Exception, opt Options) (*Engine, er
 				rr.mask |= e.categoryBit(c)
 			}
 		}
+		for m := rr.mask; m != 0; m &= m - 1 {
+			rr.bits = append(rr.bits, uint8(bits.TrailingZeros64(m)))
+		}
 		if q := rr.seq; q != nil {
 			for i := range q.spec.stages {
 				q.masks[i] = e.stageBit(q.spec.stages[i].cat)
@@ -146,6 +170,10 @@ func NewEngine(rules []*Rule, exceptions []*Exception, opt Options) (*Engine, er
 				q.untilMask = e.stageBit(u.cat)
 			}
 		}
+	}
+	if !opt.ruleAtATime {
+		e.plan = newPlan(e)
+		e.cand = make([]uint64, e.plan.words)
 	}
 	return e, nil
 }
@@ -224,6 +252,16 @@ func (e *Engine) Process(ev *ecs.Event) {
 		e.closeThrottles(ev.Timestamp)
 	}
 	mask := e.categoryMask(ev)
+	if e.plan != nil {
+		e.processPlan(ev, mask)
+	} else {
+		e.processAll(ev, mask)
+	}
+	e.copy = nil
+}
+
+// processAll runs every rule of ev's categories on it, rule at a time.
+func (e *Engine) processAll(ev *ecs.Event, mask uint64) {
 	for _, rr := range e.runs {
 		if rr.mask&mask == 0 {
 			continue
@@ -240,6 +278,101 @@ func (e *Engine) Process(ev *ecs.Event) {
 	}
 }
 
+// processPlan runs the rules the plan selects for ev, in rule order.
+func (e *Engine) processPlan(ev *ecs.Event, mask uint64) {
+	ts := ev.Timestamp
+	for m := mask; m != 0; m &= m - 1 {
+		b := bits.TrailingZeros64(m)
+		if e.catSeen&(1<<b) == 0 || ts > e.catNow[b] {
+			e.catNow[b] = ts
+		}
+	}
+	e.catSeen |= mask
+	cand := e.cand
+	e.plan.candidates(ev, mask, cand)
+	seq := -1 // the sequence whose stage bits are being gathered
+	var stages uint64
+	for w, word := range cand[:e.plan.tWords] {
+		for word != 0 {
+			ti := w<<6 | bits.TrailingZeros64(word)
+			word &= word - 1
+			if ti >= len(e.plan.targets) {
+				break // guard bits
+			}
+			t := &e.plan.targets[ti]
+			if !allBits(cand, t.guardBits) {
+				continue
+			}
+			if seq >= 0 && t.rule != seq {
+				e.stepSeq(e.runs[seq], ev, stages)
+				seq = -1
+			}
+			switch t.kind {
+			case targetEvent:
+				rr := e.runs[t.rule]
+				if rr.event(ev) {
+					e.single[0] = ev
+					rr.onMatch(e.single[:])
+					e.single[0] = nil
+				}
+			case targetStages:
+				if seq < 0 {
+					seq, stages = t.rule, 0
+				}
+				stages |= t.stages
+			case targetSeq:
+				if rr := e.runs[t.rule]; rr.mask&mask != 0 {
+					rr.seq.process(ev, e.arrival, mask)
+				}
+			}
+		}
+	}
+	if seq >= 0 {
+		e.stepSeq(e.runs[seq], ev, stages)
+	}
+}
+
+// allBits reports whether every bit of idx is set in b.
+func allBits(b []uint64, idx []int) bool {
+	for _, i := range idx {
+		if b[i>>6]&(1<<(i&63)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// stepSeq catches a sequence's clock up with the events it was spared and
+// tries ev on the given stages.
+func (e *Engine) stepSeq(rr *ruleRun, ev *ecs.Event, stages uint64) {
+	q := rr.seq
+	q.catchUp(e.ruleNow(rr))
+	if stages &= q.ready(); stages != 0 {
+		q.step(ev, e.arrival, allCategories, stages)
+	}
+}
+
+// ruleNow is the latest timestamp of the events of a rule's categories
+// (the sequencer's clock had it been given them all).
+func (e *Engine) ruleNow(rr *ruleRun) int64 {
+	now := int64(math.MinInt64)
+	for _, b := range rr.bits {
+		if e.catSeen&(1<<b) != 0 && e.catNow[b] > now {
+			now = e.catNow[b]
+		}
+	}
+	return now
+}
+
+// retain returns the shared retained copy of ev, the event being
+// processed.
+func (e *Engine) retain(ev *ecs.Event) *ecs.Event {
+	if e.copy == nil {
+		e.copy = ev.Clone()
+	}
+	return e.copy
+}
+
 // Flush closes every throttle window, reporting what they dropped; call it
 // at the end of input. Pending sequences stay pending.
 func (e *Engine) Flush() {
@@ -252,6 +385,9 @@ func (e *Engine) Stats() Stats {
 	for i, rr := range e.runs {
 		st := rr.stats
 		if q := rr.seq; q != nil {
+			if e.plan != nil && e.catSeen&rr.mask != 0 {
+				q.catchUp(e.ruleNow(rr))
+			}
 			st.Pending = q.pending()
 			st.CapHits = q.stats.capHits
 			st.Expired = q.stats.expired

@@ -40,6 +40,9 @@ type sequencer struct {
 	spec       seqSpec
 	maxPending int
 	emit       func(events []*ecs.Event)
+	// clone copies an event a pending sequence keeps (ecs.Event.Clone; the
+	// engine shares one copy of an event among its sequences).
+	clone func(*ecs.Event) *ecs.Event
 
 	// masks[i] is stage i's category bit in the engine's event masks
 	// (untilMask the until's); a stage whose bit an event lacks is not
@@ -52,11 +55,14 @@ type sequencer struct {
 	head  int
 	stale int
 	live  int
-	free  []*partial
-	now   int64
-	begun bool
-	buf   []byte
-	out   []*ecs.Event
+	// perSlot[i] counts the pending sequences whose last matched stage is
+	// i: stage i+1 can only advance one of them (see ready).
+	perSlot []int
+	free    []*partial
+	now     int64
+	begun   bool
+	buf     []byte
+	out     []*ecs.Event
 
 	stats seqStats
 }
@@ -101,10 +107,12 @@ func newSequencer(spec seqSpec, maxPending int, emit func([]*ecs.Event)) *sequen
 		spec:       spec,
 		maxPending: maxPending,
 		emit:       emit,
+		clone:      (*ecs.Event).Clone,
 		masks:      make([]uint64, len(spec.stages)),
 		untilMask:  ^uint64(0),
 		keys:       make(map[string]*seqKey),
 		out:        make([]*ecs.Event, 0, len(spec.stages)),
+		perSlot:    make([]int, max(len(spec.stages)-1, 0)),
 	}
 	for i := range s.masks {
 		s.masks[i] = ^uint64(0)
@@ -131,18 +139,58 @@ func (s *sequencer) keyOf(st *stageSpec, ev *ecs.Event) ([]byte, bool) {
 // must be called in EQL order; an event that sorts before a pending
 // sequence's last event is not joined to it.
 func (s *sequencer) process(ev *ecs.Event, arrival uint64, mask uint64) {
-	if ts := ev.Timestamp; !s.begun || ts > s.now {
-		s.now = ts
+	s.catchUp(ev.Timestamp)
+	s.step(ev, arrival, mask, allStages)
+}
+
+// allStages tries every stage and the until clause in step.
+const allStages = ^uint64(0)
+
+// untilStage is the bit of the until clause in step's stages.
+const untilStage = uint64(1) << 63
+
+// catchUp moves the sequencer's clock to now (the latest timestamp of the
+// events it was given or, under a Plan, of the events it would have been
+// given) and expires what can no longer complete. Expiring at a later now
+// drops exactly what expiring at each earlier now would have, so the Plan
+// may skip the events that cannot match a stage and catch up before the
+// next one that can.
+func (s *sequencer) catchUp(now int64) {
+	if !s.begun || now > s.now {
+		s.now = now
 		s.begun = true
 		if s.spec.maxSpan > 0 && s.head < len(s.fifo) {
 			s.expire()
 		}
 	}
-	stages := s.spec.stages
+}
+
+// ready returns the stages (as step's bits) that an event can change now:
+// the first, a later stage i when a pending sequence waits at stage i-1
+// (advance finds nothing otherwise, and changes nothing), and until when
+// any sequence is pending. The Plan tries only those.
+func (s *sequencer) ready() uint64 {
+	r := uint64(1)
+	for i, n := range s.perSlot {
+		if n > 0 && i < 62 {
+			r |= 1 << (i + 1)
+		}
+	}
+	if s.live > 0 {
+		r |= untilStage
+	}
+	return r
+}
+
+// step tries ev on the stages whose category bit is in mask and whose bit
+// is in stages (bit i: stage i, for i < 63; untilStage: the until clause;
+// stages past the 63rd are tried by mask alone).
+func (s *sequencer) step(ev *ecs.Event, arrival uint64, mask, stages uint64) {
+	all := s.spec.stages
 	var ord ordinal
-	for i := len(stages) - 1; i >= 0; i-- {
-		st := &stages[i]
-		if s.masks[i]&mask == 0 || !st.match(ev) {
+	for i := len(all) - 1; i >= 0; i-- {
+		st := &all[i]
+		if s.masks[i]&mask == 0 || (i < 63 && stages>>i&1 == 0) || !st.match(ev) {
 			continue
 		}
 		if ord.arrival == 0 {
@@ -158,7 +206,7 @@ func (s *sequencer) process(ev *ecs.Event, arrival uint64, mask uint64) {
 			s.advance(i, key, ev, ord)
 		}
 	}
-	if u := s.spec.until; u != nil && s.untilMask&mask != 0 && u.match(ev) {
+	if u := s.spec.until; u != nil && s.untilMask&mask != 0 && stages&untilStage != 0 && u.match(ev) {
 		if key, ok := s.keyOf(u, ev); ok {
 			s.dropKey(key)
 		}
@@ -195,12 +243,13 @@ func (s *sequencer) open(key []byte, ev *ecs.Event, ord ordinal) {
 	p := s.alloc()
 	p.k = k
 	p.stage = 0
-	p.events = append(p.events, ev.Clone())
+	p.events = append(p.events, s.clone(ev))
 	p.last = ord
 	p.start = ord.ts
 	k.slots[0] = p
 	k.n++
 	s.live++
+	s.perSlot[0]++
 	s.stats.started++
 	s.fifo = append(s.fifo, fifoEntry{p: p, gen: p.gen, start: p.start})
 	if s.stale >= 1024 {
@@ -248,8 +297,10 @@ func (s *sequencer) advance(i int, key []byte, ev *ecs.Event, ord ordinal) {
 		s.stats.replaced++
 		s.drop(old)
 	}
-	p.events = append(p.events, ev.Clone())
+	p.events = append(p.events, s.clone(ev))
 	p.last = ord
+	s.perSlot[i-1]--
+	s.perSlot[i]++
 	p.stage = i
 	k.slots[i] = p
 }
@@ -292,6 +343,7 @@ func (s *sequencer) drop(p *partial) {
 	k.slots[p.stage] = nil
 	k.n--
 	s.live--
+	s.perSlot[p.stage]--
 	s.stale++ // its fifo entry is now stale
 	p.gen++
 	clear(p.events)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/macsensor/macsensor/sensor/ecs"
+	"github.com/macsensor/macsensor/sensor/procevents"
 )
 
 // Batch is what one poll delivered: its events, in the order observed, and
@@ -36,6 +37,8 @@ type LoopStats struct {
 	TriggerDone  DelayHistogram
 	// InboxEvents counts the events taken from LoopOptions.Inbox.
 	InboxEvents uint64
+	// Process counts the process events (LoopOptions.ProcessEvents).
+	Process ProcessEventStats
 	// Named counts the network events given a destination.domain by
 	// LoopOptions.Domain.
 	Named uint64
@@ -76,7 +79,33 @@ type LoopOptions struct {
 	// and the time the connection was seen; ok false leaves it unnamed.
 	// capture.Cache.Lookup fits. It is called on the poll goroutine.
 	Domain func(ip netip.Addr, at time.Time) (name string, ok bool)
+
+	// ProcessEvents, if not nil, brings process events (forks, execs,
+	// exits) into the Loop, which reads each named pid at once through
+	// HandleProcessEvents. The reads are rate-limited: on average at most
+	// one per ProcessReadEvery (DefaultProcessReadEvery when 0; negative:
+	// no limit), up to ProcessReadBurst (DefaultProcessReadBurst when 0)
+	// back to back; events beyond wait in the queue, which is bounded (see
+	// ProcessEvents). When events were dropped (queue full, or lost by the
+	// kernel) the Loop polls the process table at once, at most once per
+	// ReconcileEvery (DefaultReconcileEvery when 0).
+	ProcessEvents    *ProcessEvents
+	ProcessReadEvery time.Duration
+	ProcessReadBurst int
+	ReconcileEvery   time.Duration
 }
+
+// Defaults of the process-event read limits (LoopOptions). A process costs
+// one pid read on Linux (its fork reads only the parent, already known in
+// a shell loop), so 2,000 reads a second cover 1,000 execs a second twice
+// over; a read is some 10 system calls (proc's BenchmarkReadOne), and the
+// daemon spent ~23 % of a core at 900–1,650 execs a second
+// (docs/PERFORMANCE.md): the limit keeps a fork bomb near that.
+const (
+	DefaultProcessReadEvery = 500 * time.Microsecond
+	DefaultProcessReadBurst = 256
+	DefaultReconcileEvery   = 250 * time.Millisecond
+)
 
 // publishedStats is the copy of the counters another goroutine may read
 // while LoopWith runs.
@@ -110,7 +139,35 @@ func (s *Sensor) LoopWith(ctx context.Context, opt LoopOptions, out chan<- Batch
 		defer sockT.Stop()
 		sockC = sockT.C
 	}
-	var trigC, inC <-chan struct{}
+	var trigC, inC, peC <-chan struct{}
+	s.peQueue = opt.ProcessEvents
+	if opt.ProcessEvents != nil {
+		peC = opt.ProcessEvents.wake
+	}
+	peEvery := opt.ProcessReadEvery
+	if peEvery == 0 {
+		peEvery = DefaultProcessReadEvery
+	}
+	peBurst := opt.ProcessReadBurst
+	if peBurst <= 0 {
+		peBurst = DefaultProcessReadBurst
+	}
+	peLim := limiter{every: int64(peEvery), burst: int64(peBurst)}
+	reconcileEvery := opt.ReconcileEvery
+	if reconcileEvery <= 0 {
+		reconcileEvery = DefaultReconcileEvery
+	}
+	var (
+		peEvs         []procevents.Event
+		peT           *time.Timer
+		peWaitC       <-chan time.Time // set while events wait for the read limit
+		lastReconcile int64
+	)
+	defer func() {
+		if peT != nil {
+			peT.Stop()
+		}
+	}()
 	if opt.Trigger != nil && s.socks != nil {
 		trigC = opt.Trigger.c
 	}
@@ -193,6 +250,51 @@ func (s *Sensor) LoopWith(ctx context.Context, opt LoopOptions, out chan<- Batch
 		}
 		send()
 	}
+	// serveProcessEvents takes what the read limit allows and handles it.
+	serveProcessEvents := func() {
+		now := mono()
+		n := peLim.avail(now)
+		if n == 0 {
+			s.pe.stats.Deferred++
+			d := time.Duration(peLim.tat - (peLim.burst-1)*peLim.every - now)
+			if peT == nil {
+				peT = time.NewTimer(max(d, time.Microsecond))
+			} else {
+				peT.Reset(max(d, time.Microsecond))
+			}
+			peWaitC = peT.C
+			s.publish()
+			return
+		}
+		var overrun, more bool
+		s.pe.execReported = opt.ProcessEvents.execReported.Load()
+		peEvs, overrun, more = opt.ProcessEvents.take(peEvs[:0], n)
+		reads0 := s.pe.stats.Reads
+		buf = s.HandleProcessEvents(buf[:0], peEvs)
+		// Book the reads made, not the events taken: forks whose child
+		// is read at its exec, and parents already known, cost none.
+		peLim.takeN(now, int(s.pe.stats.Reads-reads0))
+		clear(peEvs)
+		if overrun && (lastReconcile == 0 || now-lastReconcile >= int64(reconcileEvery)) {
+			lastReconcile = now
+			s.pe.stats.Reconciles++
+			var err error
+			if buf, err = s.PollProcesses(buf); err != nil {
+				s.loop.Errors++
+				if opt.OnError != nil {
+					opt.OnError(err)
+				}
+			}
+		}
+		send()
+		if more {
+			// Come back after whatever else is ready.
+			select {
+			case opt.ProcessEvents.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
 	triggered := func() {
 		lim.take(mono())
 		poll(s.Poll, true, true)
@@ -243,6 +345,13 @@ func (s *Sensor) LoopWith(ctx context.Context, opt LoopOptions, out chan<- Batch
 		case <-inC:
 			buf = buf[:0]
 			send()
+		case <-peC:
+			if peWaitC == nil {
+				serveProcessEvents()
+			}
+		case <-peWaitC:
+			peWaitC = nil
+			serveProcessEvents()
 		}
 	}
 }
@@ -267,6 +376,11 @@ func (s *Sensor) nameDestinations(evs []*ecs.Event, domain func(netip.Addr, time
 
 func (s *Sensor) publish() {
 	st := s.Stats()
+	s.loop.Process = s.pe.stats
+	if q := s.peQueue; q != nil {
+		qs := q.Stats()
+		s.loop.Process.Put, s.loop.Process.Dropped, s.loop.Process.Lost = qs.Put, qs.Dropped, qs.Lost
+	}
 	s.pub.mu.Lock()
 	s.pub.sensor, s.pub.loop = st, s.loop
 	s.pub.mu.Unlock()

@@ -111,7 +111,9 @@ func (s *Sensor) PollSockets(dst []*ecs.Event) ([]*ecs.Event, error) {
 		}
 		var p *process
 		if owner > 0 {
-			p = s.lookup(owner)
+			if p = s.lookup(owner); p == nil {
+				p = s.recentlyGone(owner)
+			}
 			if p != nil && !s.detail(p) {
 				p = nil
 			}

@@ -20,13 +20,39 @@ type process struct {
 	uid         uint32
 	start       int64
 	comm        [16]byte
+	pgid, sid   int32 // process group and session leaders; 0: unknown
 	entityID    string
 	detailed    bool
 	name        string
 	executable  string
 	args        []string
 	commandLine string
+	cwd         string
 	truncated   bool
+
+	// pending: known to the sensor (a process event's fork) but its start
+	// event not sent yet; it goes out at its exec, or at the next poll
+	// that finds it alive, as a poll would have sent it.
+	pending bool
+	// ended: its end event was sent (or it exited before being announced).
+	ended bool
+	// parent is the parent as it was at the fork, captured while it was
+	// alive: the exec event names it even when the parent has exited and
+	// the kernel reparented the child to launchd / init since.
+	parent *parentRef
+}
+
+// parentRef is a copy of a parent's identity, taken at a fork. It is a
+// copy, not a pointer: a chain of processes that each fork and exit would
+// otherwise keep every ancestor alive.
+type parentRef struct {
+	pid         int32
+	start       int64
+	entityID    string
+	name        string
+	executable  string
+	args        []string
+	commandLine string
 }
 
 // EntityID derives process.entity_id from the host id, the pid and the
@@ -57,16 +83,36 @@ func (s *Sensor) PollProcesses(dst []*ecs.Event) ([]*ecs.Event, error) {
 	info := s.curInfo[:0]
 	s.newIdx = s.newIdx[:0]
 	var execs []int // same-pid execs: rare, allocation is fine
+	clear(s.vanished)
+	s.vanished = s.vanished[:0]
 	j := 0
 	for i := range cur {
 		e := &cur[i]
 		for j < len(s.prev) && s.prev[j].PID < e.PID {
+			s.vanished = append(s.vanished, s.info[j])
 			j++
 		}
 		if j < len(s.prev) && s.prev[j].PID == e.PID && s.prev[j].Start == e.Start {
 			p := s.info[j]
-			p.ppid, p.uid = e.PPID, e.UID
-			if s.prev[j].Comm != e.Comm {
+			if p.parent == nil {
+				// A child whose fork was seen keeps the parent the
+				// fork named, even once reparented to launchd / init.
+				p.ppid = e.PPID
+			}
+			p.uid, p.pgid = e.UID, e.PGID
+			if e.SID != 0 {
+				p.sid = e.SID
+			}
+			j++
+			if p.pending {
+				// Learned from a fork event, never announced: now
+				// it is, as a new process.
+				p.comm = e.Comm
+				info = append(info, p)
+				s.newIdx = append(s.newIdx, i)
+				continue
+			}
+			if s.prev[j-1].Comm != e.Comm {
 				// Same pid, same start time, another name: the process
 				// called exec. xnu keeps p_starttime across exec
 				// (bsd/kern/kern_exec.c), and so does Linux.
@@ -75,10 +121,19 @@ func (s *Sensor) PollProcesses(dst []*ecs.Event) ([]*ecs.Event, error) {
 			info = append(info, p)
 			continue
 		}
-		p := &process{pid: e.PID, ppid: e.PPID, uid: e.UID, start: e.Start, comm: e.Comm}
-		p.entityID = EntityID(s.opt.Host.ID, e.PID, e.Start)
-		info = append(info, p)
+		if j < len(s.prev) && s.prev[j].PID == e.PID {
+			s.vanished = append(s.vanished, s.info[j]) // the pid was reused
+			j++
+		}
+		np := s.newProcess(e)
+		if par := s.forkParentOf(e.PID); par != nil && (par.start == 0 || par.start <= e.Start) {
+			np.parent, np.ppid = par, par.pid
+		}
+		info = append(info, np)
 		s.newIdx = append(s.newIdx, i)
+	}
+	for ; j < len(s.prev); j++ {
+		s.vanished = append(s.vanished, s.info[j])
 	}
 	// Swap the snapshot buffers: what was current becomes previous.
 	s.prev, s.cur = cur, s.prev
@@ -88,16 +143,39 @@ func (s *Sensor) PollProcesses(dst []*ecs.Event) ([]*ecs.Event, error) {
 
 	prevSnap := s.lastProcSnap
 	s.lastProcSnap = snap
+	created := snap
+	// A process that vanished since the last snapshot ended between the
+	// two: its end event (with exit_events, and unless a process event
+	// sent it already) is stamped with this snapshot, when it was seen.
+	for _, p := range s.vanished {
+		if !p.ended && !p.pending && s.opt.ExitEvents {
+			dst = append(dst, s.endEvent(p, snap, created, 0, false))
+		}
+		p.ended = true
+	}
+	// s.vanished stays until the next process poll: a socket poll that
+	// read the table just now may attribute a connection to a process
+	// that exited since (recentlyGone).
+	s.pe.ended = 0 // the poll dropped every exited process
+	if len(s.pe.forkParent) > 0 {
+		s.expireForkParents()
+	}
+	action := "exec"
 	if !s.primed {
 		s.primed = true
 		if !s.opt.EmitExisting {
+			for _, i := range s.newIdx {
+				s.info[i].pending = false
+			}
 			s.stats.LastProcessDur = s.opt.Now().Sub(t0)
 			return dst, nil
 		}
+		// Found running at start-up, as Elastic Defend reports them.
+		action = "already_running"
 	}
-	created := snap
 	for _, i := range s.newIdx {
 		p := s.info[i]
+		p.pending = false
 		if !s.detail(p) {
 			continue
 		}
@@ -107,7 +185,7 @@ func (s *Sensor) PollProcesses(dst []*ecs.Event) ([]*ecs.Event, error) {
 		// watermark promise (DESIGN.md) while process.start keeps the
 		// kernel's value.
 		ts := max(p.start, prevSnap)
-		dst = append(dst, s.execEvent(p, ts, created))
+		dst = append(dst, s.startEvent(p, ts, created, action))
 	}
 	for _, i := range execs {
 		p := s.info[i]
@@ -122,7 +200,7 @@ func (s *Sensor) PollProcesses(dst []*ecs.Event) ([]*ecs.Event, error) {
 		}
 		// An exec in a pid that was already known is stamped with its
 		// observation time: it happened after the previous snapshot.
-		dst = append(dst, s.execEvent(p, snap, created))
+		dst = append(dst, s.startEvent(p, snap, created, "exec"))
 	}
 	s.stats.LastProcessDur = s.opt.Now().Sub(t0)
 	return dst, nil
@@ -145,6 +223,10 @@ func (s *Sensor) detail(p *process) bool {
 		s.stats.DetailErrors++
 	}
 	p.detailed = true
+	p.cwd = d.Cwd
+	if d.SID != 0 {
+		p.sid = d.SID
+	}
 	p.executable = d.Path
 	if p.executable == "" {
 		p.executable = d.ExecPath
@@ -171,6 +253,20 @@ func processName(executable string, comm [16]byte) string {
 	return string(comm[:n])
 }
 
+// recentlyGone returns the process with the given pid that the last
+// process poll found gone, if its details were read while it lived: the
+// owner of a connection seen by the socket poll that triggered that process
+// poll, when it exited in between (a process event may have read it at its
+// exec, before the triggered poll came).
+func (s *Sensor) recentlyGone(pid int32) *process {
+	for _, p := range s.vanished {
+		if p.pid == pid && p.detailed {
+			return p
+		}
+	}
+	return nil
+}
+
 // lookup returns the live process with the given pid, or nil.
 func (s *Sensor) lookup(pid int32) *process {
 	i := sort.Search(len(s.prev), func(i int) bool { return s.prev[i].PID >= pid })
@@ -180,19 +276,62 @@ func (s *Sensor) lookup(pid int32) *process {
 	return nil
 }
 
-func (s *Sensor) execEvent(p *process, ts, created int64) *ecs.Event {
-	ev := s.newEvent(ts, created, catProcess, typeStart, "exec", "endpoint.events.process")
+// newProcess returns the record of a process first seen in e.
+func (s *Sensor) newProcess(e *proc.Entry) *process {
+	return &process{pid: e.PID, ppid: e.PPID, uid: e.UID, start: e.Start, comm: e.Comm,
+		pgid: e.PGID, sid: e.SID, entityID: EntityID(s.opt.Host.ID, e.PID, e.Start)}
+}
+
+// startEvent is the start event of p: action "exec", or "already_running"
+// for a process found at start-up.
+func (s *Sensor) startEvent(p *process, ts, created int64, action string) *ecs.Event {
+	ev := s.newEvent(ts, created, catProcess, typeStart, action, "endpoint.events.process")
+	s.fillProcessFull(ev, p)
+	s.stats.ProcessEvents++
+	return ev
+}
+
+// endEvent is the end event of p (exit_events): event.type ["end"],
+// event.action "end", process.exit_code when the kernel gave it.
+func (s *Sensor) endEvent(p *process, ts, created int64, code int32, hasCode bool) *ecs.Event {
+	ev := s.newEvent(ts, created, catProcess, typeEnd, "end", "endpoint.events.process")
+	s.fillProcessFull(ev, p)
+	if hasCode {
+		ev.Process.ExitCode = int64(code)
+		ev.Has |= ecs.HasExitCode
+	}
+	s.stats.ExitEvents++
+	return ev
+}
+
+// fillProcessFull sets every process.* field of a process event: identity,
+// args, start, working directory and parent.
+func (s *Sensor) fillProcessFull(ev *ecs.Event, p *process) {
 	s.fillProcess(ev, p)
 	ev.Process.Args = p.args
 	ev.Process.ArgsCount = int64(len(p.args))
 	ev.Process.CommandLine = p.commandLine
 	ev.Process.Start = p.start
+	ev.Process.WorkingDirectory = p.cwd
 	ev.Has |= ecs.HasArgsCount | ecs.HasStart
+	if p.pgid > 0 {
+		ev.Process.GroupLeader.PID = int64(p.pgid)
+		ev.Has |= ecs.HasGroupLeaderPID
+	}
+	if p.sid > 0 {
+		ev.Process.SessionLeader.PID = int64(p.sid)
+		ev.Has |= ecs.HasSessionLeaderPID
+	}
 	if p.truncated {
 		ev.Process.ArgsTruncated = true
 		ev.Has |= ecs.HasArgsTruncated
 	}
-	if parent := s.lookup(p.ppid); parent != nil && s.detail(parent) {
+	parent := s.lookup(p.ppid)
+	if parent != nil && p.parent != nil && (parent.pid != p.parent.pid || parent.start != p.parent.start) {
+		parent = nil // not the process that forked p: use the copy
+	}
+	switch {
+	case parent != nil && s.detail(parent):
 		ev.Process.Parent = ecs.Parent{
 			PID:         int64(parent.pid),
 			EntityID:    parent.entityID,
@@ -202,12 +341,28 @@ func (s *Sensor) execEvent(p *process, ts, created int64) *ecs.Event {
 			CommandLine: parent.commandLine,
 		}
 		ev.Has |= ecs.HasParentPID
-	} else if p.ppid != 0 || p.pid == 1 {
+	case p.parent != nil:
+		ev.Process.Parent = ecs.Parent{
+			PID:         int64(p.parent.pid),
+			EntityID:    p.parent.entityID,
+			Name:        p.parent.name,
+			Executable:  p.parent.executable,
+			Args:        p.parent.args,
+			CommandLine: p.parent.commandLine,
+		}
+		ev.Has |= ecs.HasParentPID
+	case parent != nil:
+		// Gone before its details could be read: what the table gave.
+		ev.Process.Parent = ecs.Parent{PID: int64(parent.pid), EntityID: parent.entityID, Name: processName("", parent.comm)}
+		ev.Has |= ecs.HasParentPID
+	case p.ppid != 0 || p.pid == 1:
 		ev.Process.Parent.PID = int64(p.ppid)
 		ev.Has |= ecs.HasParentPID
 	}
-	s.stats.ProcessEvents++
-	return ev
+	if ev.Process.Parent.Args != nil {
+		ev.Process.Parent.ArgsCount = int64(len(ev.Process.Parent.Args))
+		ev.Has |= ecs.HasParentArgsCount
+	}
 }
 
 // fillProcess sets the process.* identity fields and user.* of ev.

@@ -1,6 +1,9 @@
 package sensor
 
 import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -13,6 +16,8 @@ import (
 // ProcessTable is what the sensor needs of a process source (proc.Table).
 type ProcessTable interface {
 	List(dst []proc.Entry) ([]proc.Entry, error)
+	// Read reads one pid as List would list it (proc.ErrGone when gone).
+	Read(pid int32, e *proc.Entry) error
 	Details(pid int32, d *proc.Details) error
 }
 
@@ -36,6 +41,13 @@ type Options struct {
 	// starting the sensor does not replay hundreds of old process starts
 	// into the rules.
 	EmitExisting bool
+	// ExitEvents emits an end event (event.type ["end"], event.action
+	// "end") when a process exits: at its exit event when process events
+	// run, else at the first poll that finds it gone.
+	ExitEvents bool
+	// IDNonce, if not zero, is the first half of every event.id; zero
+	// means a random one per Sensor.
+	IDNonce uint64
 }
 
 // Stats counts what the sensor has done. All fields only grow except
@@ -43,7 +55,8 @@ type Options struct {
 type Stats struct {
 	ProcessPolls   uint64
 	SocketPolls    uint64
-	ProcessEvents  uint64 // exec events: new processes and same-pid execs
+	ProcessEvents  uint64 // exec (and already_running) events: new processes and same-pid execs
+	ExitEvents     uint64 // end events of processes
 	NetworkEvents  uint64 // connection_attempted and connection_accepted
 	EndEvents      uint64 // disconnect_received
 	Gone           uint64 // processes that exited between listing and reading their details
@@ -79,6 +92,10 @@ type Sensor struct {
 	gen     uint32
 
 	seq          int64
+	nonce        [8]byte
+	vanished     []*process // scratch of PollProcesses
+	pe           peState    // process events (procevent.go)
+	peQueue      *ProcessEvents
 	lastProcSnap int64 // Unix ns of the last process snapshot
 	lastSockSnap int64 // Unix ns of the last socket snapshot
 	users        map[uint32]string
@@ -93,7 +110,7 @@ func New(procs ProcessTable, socks SocketTable, opt Options) *Sensor {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Sensor{
+	s := &Sensor{
 		opt:    opt,
 		procs:  procs,
 		socks:  socks,
@@ -101,7 +118,32 @@ func New(procs ProcessTable, socks SocketTable, opt Options) *Sensor {
 		listen: make(map[uint16]uint32),
 		users:  make(map[uint32]string),
 	}
+	if opt.IDNonce != 0 {
+		binary.BigEndian.PutUint64(s.nonce[:], opt.IDNonce)
+	} else {
+		_, _ = rand.Read(s.nonce[:])
+	}
+	return s
 }
+
+// EventID is the event.id of the event numbered seq by a sensor whose
+// IDNonce is nonce: base64 of the nonce and the sequence number, both
+// big-endian, 24 characters like Elastic Defend's ids. Unique per sensor
+// run (the random nonce) and per event (the sequence).
+func EventID(nonce uint64, seq int64) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], nonce)
+	binary.BigEndian.PutUint64(b[8:], uint64(seq))
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+func (s *Sensor) eventID(seq int64) string {
+	return EventID(binary.BigEndian.Uint64(s.nonce[:]), seq)
+}
+
+// SetExitEvents turns the end events of processes on or off
+// (Options.ExitEvents). Call it only while no Loop runs on the Sensor.
+func (s *Sensor) SetExitEvents(on bool) { s.opt.ExitEvents = on }
 
 // Stats returns the counters.
 func (s *Sensor) Stats() Stats {
@@ -174,7 +216,9 @@ func (s *Sensor) newEvent(ts, created int64, category, typ []string, action, dat
 		Agent:     s.opt.Agent,
 		Has:       ecs.HasTimestamp | ecs.HasCreated | ecs.HasSequence,
 	}
+	seq := s.nextSeq()
 	ev.Event = ecs.EventMeta{
+		ID:       s.eventID(seq),
 		Kind:     "event",
 		Category: category,
 		Type:     typ,
@@ -182,7 +226,7 @@ func (s *Sensor) newEvent(ts, created int64, category, typ []string, action, dat
 		Dataset:  dataset,
 		Module:   "endpoint",
 		Created:  created,
-		Sequence: s.nextSeq(),
+		Sequence: seq,
 	}
 	return ev
 }

@@ -30,6 +30,19 @@ func (f *fakeProcs) List(dst []proc.Entry) ([]proc.Entry, error) {
 	return append(dst, f.entries...), nil
 }
 
+func (f *fakeProcs) Read(pid int32, e *proc.Entry) error {
+	if f.gone[pid] {
+		return fmt.Errorf("read %d: %w", pid, proc.ErrGone)
+	}
+	for i := range f.entries {
+		if f.entries[i].PID == pid {
+			*e = f.entries[i]
+			return nil
+		}
+	}
+	return fmt.Errorf("read %d: %w", pid, proc.ErrGone)
+}
+
 func (f *fakeProcs) Details(pid int32, d *proc.Details) error {
 	if f.gone[pid] {
 		return fmt.Errorf("details %d: %w", pid, proc.ErrGone)
@@ -109,7 +122,7 @@ func TestExecEvent(t *testing.T) {
 	ev := evs[0]
 	want := ecs.Event{
 		Timestamp: start,
-		Event: ecs.EventMeta{Kind: "event", Category: []string{"process"}, Type: []string{"start"}, Action: "exec",
+		Event: ecs.EventMeta{ID: s.eventID(1), Kind: "event", Category: []string{"process"}, Type: []string{"start"}, Action: "exec",
 			Dataset: "endpoint.events.process", Module: "endpoint", Created: clk.t.UnixNano(), Sequence: 1},
 		Host:  ecs.Host{ID: "8E1B0A8E-2F0C-4E57-A3A4-0D2C9E1B7F10", Name: "mac-01", Hostname: "mac-01", Architecture: "arm64", OS: ecs.OS{Type: "macos"}},
 		Agent: ecs.Agent{Type: "macsensor", Version: "test"},
@@ -117,9 +130,10 @@ func TestExecEvent(t *testing.T) {
 			Name: "com.apple.automator.runner", Executable: runner, Args: []string{runner, "-psn_0_1"}, ArgsCount: 2,
 			CommandLine: runner + " -psn_0_1", Start: start,
 			Parent: ecs.Parent{PID: 400, EntityID: EntityID("8E1B0A8E-2F0C-4E57-A3A4-0D2C9E1B7F10", 400, t0.Add(-time.Minute).UnixNano()),
-				Name: "zsh", Executable: "/bin/zsh", Args: []string{"-zsh"}, CommandLine: "-zsh"}},
+				Name: "zsh", Executable: "/bin/zsh", Args: []string{"-zsh"}, ArgsCount: 1, CommandLine: "-zsh"}},
 		User: ecs.User{ID: "501", Name: "alice"},
-		Has:  ecs.HasTimestamp | ecs.HasCreated | ecs.HasSequence | ecs.HasPID | ecs.HasArgsCount | ecs.HasStart | ecs.HasParentPID,
+		Has: ecs.HasTimestamp | ecs.HasCreated | ecs.HasSequence | ecs.HasPID | ecs.HasArgsCount | ecs.HasStart | ecs.HasParentPID |
+			ecs.HasParentArgsCount,
 	}
 	if diff := diffEvents(&want, ev); diff != "" {
 		t.Fatal(diff)

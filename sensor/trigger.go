@@ -101,6 +101,29 @@ func (l *limiter) take(now int64) {
 	}
 }
 
+// avail is how many units the limit allows at now, at most burst (and
+// burst when there is no limit).
+func (l *limiter) avail(now int64) int {
+	if l.every <= 0 {
+		return int(l.burst)
+	}
+	d := now - l.tat
+	if d >= 0 {
+		return int(l.burst)
+	}
+	// A unit may start once tat − (burst−k)·every <= now: k = burst −
+	// ceil(−d / every).
+	k := l.burst - (-d+l.every-1)/l.every
+	return int(max(k, 0))
+}
+
+// takeN books n units at now.
+func (l *limiter) takeN(now int64, n int) {
+	if l.every > 0 && n > 0 {
+		l.tat = max(l.tat, now) + int64(n)*l.every
+	}
+}
+
 // DelayBounds are the upper bounds of the buckets of a DelayHistogram; a
 // last bucket holds everything longer.
 var DelayBounds = [...]time.Duration{
@@ -253,5 +276,8 @@ func (s *Sensor) stamp(ev *ecs.Event, created int64) {
 	ev.Agent = s.opt.Agent
 	ev.Event.Created = created
 	ev.Event.Sequence = s.nextSeq()
+	if ev.Event.ID == "" {
+		ev.Event.ID = s.eventID(ev.Event.Sequence)
+	}
 	ev.Has |= ecs.HasCreated | ecs.HasSequence
 }

@@ -183,6 +183,12 @@ func (p worldProcs) List(dst []proc.Entry) ([]proc.Entry, error) {
 	return p.w.fp.List(dst)
 }
 
+func (p worldProcs) Read(pid int32, e *proc.Entry) error {
+	p.w.mu.Lock()
+	defer p.w.mu.Unlock()
+	return p.w.fp.Read(pid, e)
+}
+
 func (p worldProcs) Details(pid int32, d *proc.Details) error {
 	p.w.mu.Lock()
 	defer p.w.mu.Unlock()

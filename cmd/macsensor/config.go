@@ -38,6 +38,8 @@ type SensorConfig struct {
 	SocketInterval  Duration `toml:"socket_interval"`
 	EmitExisting    bool     `toml:"emit_existing"`
 	QueuePolls      int      `toml:"queue_polls"`
+	ProcessEvents   bool     `toml:"process_events"`
+	ExitEvents      bool     `toml:"exit_events"`
 }
 
 // CaptureConfig is the [capture] table: the optional packet capture of
@@ -182,6 +184,7 @@ func defaultConfig(goos, stateDir string) Config {
 			ProcessInterval: Duration(time.Second),
 			SocketInterval:  Duration(time.Second),
 			QueuePolls:      1024,
+			ProcessEvents:   true,
 		},
 		Rules: RulesConfig{Builtin: true, MaxPending: 10000},
 		Alerts: LogConfig{

@@ -27,12 +27,14 @@ func cmdEvents(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	interval := fs.Duration("interval", time.Second, "time between two polls of the process and socket tables")
 	count := fs.Int("count", 0, "stop after this many events (0: run until interrupted)")
-	existing := fs.Bool("existing", false, "also emit a start event for every process already running")
+	existing := fs.Bool("existing", false, "also emit a start event (already_running) for every process already running")
+	procEvents := fs.Bool("process-events", true, "read each process the moment the kernel reports its exec (needs root on Linux); polling alone when false or unavailable")
+	exits := fs.Bool("exits", false, "also emit an end event when a process exits")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: macsensor events [--interval DUR] [--count N] [--existing]")
-		fmt.Fprintln(stderr, "\nPolls the kernel's process and socket tables and prints each new process")
-		fmt.Fprintln(stderr, "start and network connection as one ECS JSON line. Run it as root to see")
-		fmt.Fprintln(stderr, "every process's arguments and sockets.")
+		fmt.Fprintln(stderr, "usage: macsensor events [--interval DUR] [--count N] [--existing] [--process-events=false] [--exits]")
+		fmt.Fprintln(stderr, "\nPolls the kernel's process and socket tables, and follows the kernel's process")
+		fmt.Fprintln(stderr, "events, and prints each new process start and network connection as one ECS")
+		fmt.Fprintln(stderr, "JSON line. Run it as root to see every process's arguments and sockets.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -42,7 +44,7 @@ func cmdEvents(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	s, closeFn, err := openSensor(sensor.Options{EmitExisting: *existing})
+	s, closeFn, err := openSensor(sensor.Options{EmitExisting: *existing, ExitEvents: *exits})
 	if err != nil {
 		fmt.Fprintln(stderr, "macsensor events:", err)
 		return 1
@@ -51,37 +53,51 @@ func cmdEvents(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	opt := sensor.LoopOptions{ProcessEvery: *interval, SocketEvery: *interval,
+		OnError: func(err error) { fmt.Fprintln(stderr, "macsensor events: poll:", err) }}
+	if *procEvents {
+		src, err := openProcessEvents()
+		if err != nil {
+			fmt.Fprintln(stderr, "macsensor events: process events unavailable, polling alone:", err)
+		} else {
+			q := sensor.NewProcessEvents(0)
+			go q.Feed(src)
+			defer src.Close()
+			opt.ProcessEvents = q
+		}
+	}
+	out := make(chan sensor.Batch, 1024)
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.LoopWith(loopCtx, opt, out)
+	}()
+	defer func() { stopLoop(); <-done }()
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
-	tick := time.NewTicker(*interval)
-	defer tick.Stop()
 	var (
-		evs     []*ecs.Event
 		line    []byte
 		printed int
 	)
 	for {
-		evs, err = s.Poll(evs[:0])
-		if err != nil {
-			fmt.Fprintln(stderr, "macsensor events: poll:", err)
-		}
-		for _, ev := range evs {
-			line = append(ev.AppendJSON(line[:0]), '\n')
-			if _, err := w.Write(line); err != nil {
-				return 1
-			}
-			printed++
-			if *count > 0 && printed >= *count {
-				return 0
-			}
-		}
-		if err := w.Flush(); err != nil {
-			return 1
-		}
 		select {
 		case <-ctx.Done():
 			return 0
-		case <-tick.C:
+		case b := <-out:
+			for _, ev := range b.Events {
+				line = append(ev.AppendJSON(line[:0]), '\n')
+				if _, err := w.Write(line); err != nil {
+					return 1
+				}
+				printed++
+				if *count > 0 && printed >= *count {
+					return 0
+				}
+			}
+			if err := w.Flush(); err != nil {
+				return 1
+			}
 		}
 	}
 }

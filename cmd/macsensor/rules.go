@@ -58,8 +58,10 @@ func cmdRules(args []string, stdout, stderr io.Writer) int {
 		return rulesValidate(args[1:], stdout, stderr)
 	case "list":
 		return rulesList(args[1:], stdout, stderr)
+	case "explain":
+		return rulesExplain(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "macsensor rules: unknown subcommand %q (validate, list)\n", args[0])
+	fmt.Fprintf(stderr, "macsensor rules: unknown subcommand %q (validate, list, explain)\n", args[0])
 	return 2
 }
 

@@ -86,7 +86,8 @@ type daemon struct {
 	batches  chan sensor.Batch
 	pollStop context.CancelFunc
 	pollDone chan struct{}
-	capture  captureState // the optional packet capture (capture.go)
+	capture  captureState       // the optional packet capture (capture.go)
+	procEv   processEventsState // the process-event source (procevents.go)
 
 	live     *detect.Live
 	ruleErrs []string
@@ -122,13 +123,14 @@ func newDaemon(f runFlags, log zerolog.Logger, open sensorOpener) (*daemon, erro
 			return nil, err
 		}
 	}
-	d.sensor, d.closeSrc, err = open(sensor.Options{EmitExisting: cfg.Sensor.EmitExisting})
+	d.sensor, d.closeSrc, err = open(sensor.Options{EmitExisting: cfg.Sensor.EmitExisting, ExitEvents: cfg.Sensor.ExitEvents})
 	if err != nil {
 		d.stopSinks()
 		return nil, err
 	}
 	d.batches = make(chan sensor.Batch, cfg.Sensor.QueuePolls)
 	d.capture = startCapture(cfg.Capture, d.log)
+	d.procEv = startProcessEvents(cfg.Sensor.ProcessEvents, d.log)
 	return d, nil
 }
 
@@ -239,7 +241,8 @@ func (d *daemon) loop(ctx context.Context, hup <-chan os.Signal) int {
 	d.startPolling()
 	d.log.Info().Str("version", version).Strs("config", d.sources).Int("rules", len(d.live.RuleSet().Rules)).
 		Str("alert_log", d.cfg.Alerts.Path).Stringer("process_interval", time.Duration(d.cfg.Sensor.ProcessInterval)).
-		Stringer("socket_interval", time.Duration(d.cfg.Sensor.SocketInterval)).Bool("capture", d.capture.pc != nil).Msg("started")
+		Stringer("socket_interval", time.Duration(d.cfg.Sensor.SocketInterval)).Bool("capture", d.capture.pc != nil).
+		Bool("process_events", d.procEv.src != nil).Msg("started")
 	status := time.NewTicker(time.Duration(d.cfg.Status.Interval))
 	defer status.Stop()
 	d.writeStatus()
@@ -268,6 +271,7 @@ func (d *daemon) startPolling() {
 		OnError:      func(err error) { d.log.Warn().Err(err).Msg("poll failed") },
 	}
 	d.capture.loopOptions(&opt)
+	d.procEv.loopOptions(&opt)
 	go func() {
 		defer close(d.pollDone)
 		d.sensor.LoopWith(ctx, opt, d.batches)
@@ -324,12 +328,19 @@ func (d *daemon) reload() {
 		d.events = d.reconfigureSink(d.events, "events", old.Events.LogConfig, cfg.Events.LogConfig)
 	}
 	captureChanged := !old.Capture.equal(cfg.Capture)
-	if captureChanged || old.Sensor.ProcessInterval != cfg.Sensor.ProcessInterval || old.Sensor.SocketInterval != cfg.Sensor.SocketInterval {
+	peChanged := old.Sensor.ProcessEvents != cfg.Sensor.ProcessEvents
+	if captureChanged || peChanged || old.Sensor.ExitEvents != cfg.Sensor.ExitEvents ||
+		old.Sensor.ProcessInterval != cfg.Sensor.ProcessInterval || old.Sensor.SocketInterval != cfg.Sensor.SocketInterval {
 		d.stopPolling()
 		if captureChanged {
 			d.capture.stop()
 			d.capture = startCapture(cfg.Capture, d.log)
 		}
+		if peChanged {
+			d.procEv.stop()
+			d.procEv = startProcessEvents(cfg.Sensor.ProcessEvents, d.log)
+		}
+		d.sensor.SetExitEvents(cfg.Sensor.ExitEvents)
 		d.startPolling()
 	}
 	d.log.Info().Strs("config", sources).Int("rules", len(d.live.RuleSet().Rules)).Msg("reloaded")
@@ -375,6 +386,7 @@ func (d *daemon) shutdown() int {
 	// Capture first: the poll loop hands over the last dns events as it
 	// stops.
 	d.capture.stop()
+	d.procEv.stop()
 	d.stopPolling()
 	for {
 		select {

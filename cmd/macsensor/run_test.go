@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -66,6 +67,17 @@ func (p worldProcs) List(dst []proc.Entry) ([]proc.Entry, error) {
 	p.w.mu.Lock()
 	defer p.w.mu.Unlock()
 	return append(dst, p.w.procs...), nil
+}
+
+func (p worldProcs) Read(pid int32, e *proc.Entry) error {
+	p.w.mu.Lock()
+	defer p.w.mu.Unlock()
+	i, ok := slices.BinarySearchFunc(p.w.procs, pid, func(e proc.Entry, pid int32) int { return int(e.PID - pid) })
+	if !ok {
+		return fmt.Errorf("read %d: %w", pid, proc.ErrGone)
+	}
+	*e = p.w.procs[i]
+	return nil
 }
 
 func (p worldProcs) Details(pid int32, d *proc.Details) error {

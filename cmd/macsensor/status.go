@@ -24,23 +24,24 @@ func init() {
 // Status is the daemon's state file, rewritten atomically every
 // status.interval. `macsensor status` reads it; so can monitoring.
 type Status struct {
-	Version       string            `json:"version"`
-	PID           int               `json:"pid"`
-	Started       time.Time         `json:"started"`
-	Updated       time.Time         `json:"updated"`
-	UptimeSeconds float64           `json:"uptime_seconds"`
-	Interval      string            `json:"status_interval"`
-	Config        []string          `json:"config_sources"`
-	Polls         StatusPolls       `json:"polls"`
-	Events        map[string]uint64 `json:"events"`
-	Alerts        StatusAlerts      `json:"alerts"`
-	Drops         map[string]uint64 `json:"drops"`
-	LateEvents    uint64            `json:"late_events"`
-	Rules         StatusRules       `json:"rules"`
-	AlertLog      StatusLog         `json:"alert_log"`
-	EventLog      *StatusLog        `json:"event_log,omitempty"`
-	Sensor        map[string]uint64 `json:"sensor"`
-	Capture       *StatusCapture    `json:"capture,omitempty"` // only when [capture] enabled
+	Version       string               `json:"version"`
+	PID           int                  `json:"pid"`
+	Started       time.Time            `json:"started"`
+	Updated       time.Time            `json:"updated"`
+	UptimeSeconds float64              `json:"uptime_seconds"`
+	Interval      string               `json:"status_interval"`
+	Config        []string             `json:"config_sources"`
+	Polls         StatusPolls          `json:"polls"`
+	Events        map[string]uint64    `json:"events"`
+	Alerts        StatusAlerts         `json:"alerts"`
+	Drops         map[string]uint64    `json:"drops"`
+	LateEvents    uint64               `json:"late_events"`
+	Rules         StatusRules          `json:"rules"`
+	AlertLog      StatusLog            `json:"alert_log"`
+	EventLog      *StatusLog           `json:"event_log,omitempty"`
+	Sensor        map[string]uint64    `json:"sensor"`
+	Capture       *StatusCapture       `json:"capture,omitempty"` // only when [capture] enabled
+	ProcessEvents *StatusProcessEvents `json:"process_events"`
 }
 
 // StatusPolls counts polls and gives the last one's duration.
@@ -113,6 +114,11 @@ func (d *daemon) status() Status {
 			"gone": ss.Gone, "detail_errors": ss.DetailErrors, "unattributed": ss.Unattributed, "refreshes": ss.Refreshes},
 	}
 	st.Capture = d.capture.status(ls)
+	st.ProcessEvents = d.procEv.status(ls)
+	st.Events["process_end"] = ss.ExitEvents
+	st.Drops["process_events_queue"] = st.ProcessEvents.Drops.Queue
+	st.Drops["process_events_kernel"] = st.ProcessEvents.Drops.Kernel
+	st.Drops["process_events_gone"] = st.ProcessEvents.Drops.Gone
 	for _, r := range es.Rules {
 		alerts := r.Alerts
 		st.Alerts.Total += alerts
@@ -261,6 +267,18 @@ func printStatus(w io.Writer, st *Status) {
 				c.TriggeredPolls, c.TriggerDeferred, c.DelayP50MS, c.DelayP99MS, c.DelayMaxMS)
 			fmt.Fprintf(tw, "\t  dns: %d events, %d dropped; %d destinations named; cache %d entries, %d hits, %d misses\n",
 				c.DNSEvents, c.DNSDropped, c.Named, c.CacheEntries, c.CacheHits, c.CacheMisses)
+		}
+	}
+	if pe := st.ProcessEvents; pe != nil {
+		switch pe.State {
+		case "on":
+			fmt.Fprintf(tw, "process events	on: %d events, %d pid reads, %d deferred, %d reconcile polls; event to read p50 <= %.2f ms, p99 <= %.2f ms, max %.2f ms\n",
+				pe.Events, pe.Reads, pe.Deferred, pe.Reconciles, pe.DelayP50MS, pe.DelayP99MS, pe.DelayMaxMS)
+			fmt.Fprintf(tw, "\t  drops: queue %d, kernel %d, gone before read %d\n", pe.Drops.Queue, pe.Drops.Kernel, pe.Drops.Gone)
+		case "unavailable":
+			fmt.Fprintf(tw, "process events	unavailable, polling alone: %s\n", pe.Error)
+		default:
+			fmt.Fprintf(tw, "process events	off (process_events = false), polling alone\n")
 		}
 	}
 	tw.Flush()

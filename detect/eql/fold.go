@@ -1,6 +1,7 @@
 package eql
 
 import (
+	"encoding/binary"
 	"unicode"
 	"unicode/utf8"
 )
@@ -51,7 +52,15 @@ func canonString(s string) string {
 
 // appendCanon appends the canonical form of s to dst.
 func appendCanon(dst []byte, s string) []byte {
-	for i := 0; i < len(s); {
+	i := 0
+	for ; i+8 <= len(s); i += 8 { // eight ASCII bytes at a time
+		x := load64(s, i)
+		if x&0x8080808080808080 != 0 {
+			break
+		}
+		dst = binary.LittleEndian.AppendUint64(dst, upper8(x))
+	}
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			dst = append(dst, asciiCanon[c])

@@ -392,14 +392,20 @@ func regexPred(lits []*Literal, fold bool) (scalarPred, error) {
 	if fold {
 		flags = "(?is)"
 	}
-	re, err := regexp.Compile(flags + "^(?:" + strings.Join(bodies, "|") + ")$")
+	expr := flags + "^(?:" + strings.Join(bodies, "|") + ")$"
+	re, err := regexp.Compile(expr)
 	if err != nil {
 		return scalarPred{}, errorf(lits[0].Pos, "invalid regular expression: %v", err)
 	}
-	p := scalarPred{str: re.MatchString}
-	p.i64 = func(x int64) bool { return re.MatchString(strconv.FormatInt(x, 10)) }
-	p.f64 = func(x float64) bool { return re.MatchString(javaDouble(x)) }
-	p.bln = func(x bool) bool { return re.MatchString(strconv.FormatBool(x)) }
+	match := re.MatchString
+	if ends := asciiEnds(expr); ends.ok {
+		// Most values fail on their first or last byte: skip the regexp.
+		match = func(s string) bool { return ends.accept(s) && re.MatchString(s) }
+	}
+	p := scalarPred{str: match}
+	p.i64 = func(x int64) bool { return match(strconv.FormatInt(x, 10)) }
+	p.f64 = func(x float64) bool { return match(javaDouble(x)) }
+	p.bln = func(x bool) bool { return match(strconv.FormatBool(x)) }
 	return p, nil
 }
 

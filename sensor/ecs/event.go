@@ -97,6 +97,22 @@ type Process struct {
 	// command_line were cut to fit (HasArgsTruncated).
 	ArgsTruncated bool   `ecs:"Ext.command_line_truncated,has=ArgsTruncated"`
 	Parent        Parent `ecs:"parent"`
+	// ExitCode is set on end events when the kernel gave the exit status.
+	ExitCode      int64         `ecs:"exit_code,has=ExitCode"`
+	GroupLeader   GroupLeader   `ecs:"group_leader"`
+	SessionLeader SessionLeader `ecs:"session_leader"`
+}
+
+// GroupLeader is the ECS process.group_leader.* field set: the leader of
+// the process group.
+type GroupLeader struct {
+	PID int64 `ecs:"pid,has=GroupLeaderPID"`
+}
+
+// SessionLeader is the ECS process.session_leader.* field set: the leader
+// of the session.
+type SessionLeader struct {
+	PID int64 `ecs:"pid,has=SessionLeaderPID"`
 }
 
 // Parent is the ECS process.parent.* field set.
@@ -106,6 +122,7 @@ type Parent struct {
 	Name        string   `ecs:"name"`
 	Executable  string   `ecs:"executable"`
 	Args        []string `ecs:"args"`
+	ArgsCount   int64    `ecs:"args_count,has=ParentArgsCount"`
 	CommandLine string   `ecs:"command_line"`
 }
 

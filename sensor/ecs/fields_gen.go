@@ -7,16 +7,20 @@ import "unsafe"
 
 // The presence bits, one per numeric or boolean typed field.
 const (
-	HasTimestamp       Presence = 1 << iota // @timestamp
-	HasCreated                              // event.created
-	HasSequence                             // event.sequence
-	HasPID                                  // process.pid
-	HasArgsCount                            // process.args_count
-	HasStart                                // process.start
-	HasArgsTruncated                        // process.Ext.command_line_truncated
-	HasParentPID                            // process.parent.pid
-	HasSourcePort                           // source.port
-	HasDestinationPort                      // destination.port
+	HasTimestamp        Presence = 1 << iota // @timestamp
+	HasCreated                               // event.created
+	HasSequence                              // event.sequence
+	HasPID                                   // process.pid
+	HasArgsCount                             // process.args_count
+	HasStart                                 // process.start
+	HasArgsTruncated                         // process.Ext.command_line_truncated
+	HasParentPID                             // process.parent.pid
+	HasParentArgsCount                       // process.parent.args_count
+	HasExitCode                              // process.exit_code
+	HasGroupLeaderPID                        // process.group_leader.pid
+	HasSessionLeaderPID                      // process.session_leader.pid
+	HasSourcePort                            // source.port
+	HasDestinationPort                       // destination.port
 )
 
 // The slot ids, in the order of the slots table.
@@ -62,7 +66,11 @@ const (
 	sProcessParentName
 	sProcessParentExecutable
 	sProcessParentArgs
+	sProcessParentArgsCount
 	sProcessParentCommandLine
+	sProcessExitCode
+	sProcessGroupLeaderPID
+	sProcessSessionLeaderPID
 	sUserID
 	sUserName
 	sSourceIP
@@ -120,7 +128,11 @@ var slots = [nSlots]slot{
 	sProcessParentName:        {path: "process.parent.name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.Name)},
 	sProcessParentExecutable:  {path: "process.parent.executable", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.Executable)},
 	sProcessParentArgs:        {path: "process.parent.args", kind: slotStrings, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.Args)},
+	sProcessParentArgsCount:   {path: "process.parent.args_count", kind: slotInt, bit: HasParentArgsCount, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.ArgsCount)},
 	sProcessParentCommandLine: {path: "process.parent.command_line", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.CommandLine)},
+	sProcessExitCode:          {path: "process.exit_code", kind: slotInt, bit: HasExitCode, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.ExitCode)},
+	sProcessGroupLeaderPID:    {path: "process.group_leader.pid", kind: slotInt, bit: HasGroupLeaderPID, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.GroupLeader) + unsafe.Offsetof(GroupLeader{}.PID)},
+	sProcessSessionLeaderPID:  {path: "process.session_leader.pid", kind: slotInt, bit: HasSessionLeaderPID, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.SessionLeader) + unsafe.Offsetof(SessionLeader{}.PID)},
 	sUserID:                   {path: "user.id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.User) + unsafe.Offsetof(User{}.ID)},
 	sUserName:                 {path: "user.name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.User) + unsafe.Offsetof(User{}.Name)},
 	sSourceIP:                 {path: "source.ip", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Source) + unsafe.Offsetof(Endpoint{}.IP)},
@@ -175,14 +187,18 @@ var slotOrder = [nSlots]uint8{
 	sProcessCommandLine,
 	sProcessEntityID,
 	sProcessExecutable,
+	sProcessExitCode,
+	sProcessGroupLeaderPID,
 	sProcessName,
 	sProcessParentArgs,
+	sProcessParentArgsCount,
 	sProcessParentCommandLine,
 	sProcessParentEntityID,
 	sProcessParentExecutable,
 	sProcessParentName,
 	sProcessParentPID,
 	sProcessPID,
+	sProcessSessionLeaderPID,
 	sProcessStart,
 	sProcessWorkingDirectory,
 	sSourceDomain,
@@ -279,8 +295,16 @@ func slotOf(path string) int {
 		return sProcessParentExecutable
 	case "process.parent.args":
 		return sProcessParentArgs
+	case "process.parent.args_count":
+		return sProcessParentArgsCount
 	case "process.parent.command_line":
 		return sProcessParentCommandLine
+	case "process.exit_code":
+		return sProcessExitCode
+	case "process.group_leader.pid":
+		return sProcessGroupLeaderPID
+	case "process.session_leader.pid":
+		return sProcessSessionLeaderPID
 	case "user.id":
 		return sUserID
 	case "user.name":
@@ -309,18 +333,20 @@ func slotOf(path string) int {
 
 // The trie nodes: the proper prefixes of typed paths (see child).
 const (
-	nRoot          = iota
-	nEvent         // event
-	nHost          // host
-	nHostOs        // host.os
-	nAgent         // agent
-	nProcess       // process
-	nProcessExt    // process.Ext
-	nProcessParent // process.parent
-	nUser          // user
-	nSource        // source
-	nDestination   // destination
-	nNetwork       // network
+	nRoot                 = iota
+	nEvent                // event
+	nHost                 // host
+	nHostOs               // host.os
+	nAgent                // agent
+	nProcess              // process
+	nProcessExt           // process.Ext
+	nProcessParent        // process.parent
+	nProcessGroupLeader   // process.group_leader
+	nProcessSessionLeader // process.session_leader
+	nUser                 // user
+	nSource               // source
+	nDestination          // destination
+	nNetwork              // network
 	nNodes
 )
 
@@ -437,6 +463,12 @@ func child(node int, seg []byte) (int, int) {
 			return nProcessExt, -1
 		case "parent":
 			return nProcessParent, -1
+		case "exit_code":
+			return -1, sProcessExitCode
+		case "group_leader":
+			return nProcessGroupLeader, -1
+		case "session_leader":
+			return nProcessSessionLeader, -1
 		}
 	case nProcessExt:
 		switch string(seg) {
@@ -455,8 +487,20 @@ func child(node int, seg []byte) (int, int) {
 			return -1, sProcessParentExecutable
 		case "args":
 			return -1, sProcessParentArgs
+		case "args_count":
+			return -1, sProcessParentArgsCount
 		case "command_line":
 			return -1, sProcessParentCommandLine
+		}
+	case nProcessGroupLeader:
+		switch string(seg) {
+		case "pid":
+			return -1, sProcessGroupLeaderPID
+		}
+	case nProcessSessionLeader:
+		switch string(seg) {
+		case "pid":
+			return -1, sProcessSessionLeaderPID
 		}
 	case nUser:
 		switch string(seg) {

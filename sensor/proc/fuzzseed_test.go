@@ -68,6 +68,11 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		write("FuzzParseStat", strings.TrimSuffix(filepath.Base(file), ".stat"), line)
 	}
 
+	write("FuzzParseVnodePathInfo", "users_alice", vnodePathInfo("/Users/alice", ""), vnodePathInfoSize)
+	write("FuzzParseVnodePathInfo", "chrooted", vnodePathInfo("/private/var/empty/sub", "/private/var/empty"), vnodePathInfoSize)
+	write("FuzzParseVnodePathInfo", "short", vnodePathInfo("/tmp", "")[:200], 200)
+	write("FuzzParseVnodePathInfo", "n_past_buffer", vnodePathInfo("/tmp", "")[:2000], vnodePathInfoSize)
+
 	proc := direntsOf(".", "..", "fb", "1", "self", "42", "thread-self", "4194304")
 	write("FuzzDirents", "proc", proc)
 	write("FuzzDirents", "cut", proc[:len(proc)-3])

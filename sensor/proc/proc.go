@@ -27,6 +27,13 @@ type Entry struct {
 	// MAXCOMLEN (16) bytes on macOS, comm at 15 bytes on Linux.
 	// "com.apple.automator.runner" arrives as "com.apple.automa".
 	Comm [16]byte
+	// PGID is the process group (its leader's pid): kp_eproc.e_pgid on
+	// macOS, field 5 (pgrp) of /proc/<pid>/stat on Linux.
+	PGID int32
+	// SID is the session (its leader's pid): field 6 (session) of
+	// /proc/<pid>/stat on Linux; 0 on macOS, whose kinfo_proc holds only
+	// a kernel pointer to the session (Details.SID has it there).
+	SID int32
 }
 
 // CommString returns Comm up to its first NUL. It allocates; call it for new
@@ -56,6 +63,13 @@ type Details struct {
 	// ArgsTruncated reports that argv was cut: by MaxArgs or MaxArgBytes,
 	// or because the kernel's buffer ended before argc strings.
 	ArgsTruncated bool
+	// Cwd is the working directory: readlink /proc/<pid>/cwd on Linux,
+	// the pvi_cdir path of proc_pidinfo PROC_PIDVNODEPATHINFO on macOS.
+	// "" if unreadable.
+	Cwd string
+	// SID is the session leader's pid where Entry cannot carry it: getsid
+	// on macOS. 0 on Linux (Entry.SID has it) or when unknown.
+	SID int32
 }
 
 // ErrGone reports that the process vanished (exited, or is a zombie whose

@@ -46,6 +46,7 @@ const (
 // for concurrent use.
 type Table struct {
 	path  [procPIDPathInfoMaxSize]byte
+	vnode [vnodePathInfoSize]byte
 	stats Stats
 }
 
@@ -70,20 +71,49 @@ func (t *Table) List(dst []Entry) ([]Entry, error) {
 			t.stats.Skipped++
 			continue
 		}
-		e := Entry{
-			PID:   k.Proc.P_pid,
-			PPID:  k.Eproc.Ppid,
-			UID:   k.Eproc.Ucred.Uid, // cr_uid: the effective uid
-			Start: k.Proc.P_starttime.Sec*1e9 + int64(k.Proc.P_starttime.Usec)*1e3,
-		}
-		// p_comm is char[MAXCOMLEN+1]; x/sys declares it [17]byte.
-		copy(e.Comm[:], k.Proc.P_comm[:])
-		dst = append(dst, e)
+		dst = append(dst, entryOf(k))
 	}
 	// kern.proc.all returns the kernel's list order (allproc, then
 	// zombproc), not pid order.
 	slices.SortFunc(dst, func(a, b Entry) int { return int(a.PID) - int(b.PID) })
 	return dst, nil
+}
+
+// entryOf converts a struct kinfo_proc.
+func entryOf(k *unix.KinfoProc) Entry {
+	e := Entry{
+		PID:   k.Proc.P_pid,
+		PPID:  k.Eproc.Ppid,
+		UID:   k.Eproc.Ucred.Uid, // cr_uid: the effective uid
+		Start: k.Proc.P_starttime.Sec*1e9 + int64(k.Proc.P_starttime.Usec)*1e3,
+		PGID:  k.Eproc.Pgid,
+	}
+	// p_comm is char[MAXCOMLEN+1]; x/sys declares it [17]byte.
+	copy(e.Comm[:], k.Proc.P_comm[:])
+	return e
+}
+
+// Read fills e with the process pid, as List would have listed it now: the
+// one-pid read that a process event triggers. sysctl kern.proc.pid.<pid>
+// (bsd/kern/kern_sysctl.c, sysctl_prochandle with KERN_PROC_PID) copies
+// nothing for a pid that does not exist, which x/sys reports as EIO: that
+// returns an error wrapping ErrGone.
+func (t *Table) Read(pid int32, e *Entry) error {
+	if pid < 0 {
+		return fmt.Errorf("%w: pid %d", ErrGone, pid)
+	}
+	k, err := unix.SysctlKinfoProc("kern.proc.pid", int(pid))
+	if err != nil {
+		if errors.Is(err, unix.EIO) || errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("%w: pid %d", ErrGone, pid)
+		}
+		return fmt.Errorf("proc: sysctl kern.proc.pid.%d: %w", pid, err)
+	}
+	if k.Proc.P_pid != pid {
+		return fmt.Errorf("%w: pid %d", ErrGone, pid)
+	}
+	*e = entryOf(k)
+	return nil
 }
 
 // Details reads the executable path and argv of pid into d, overwriting every
@@ -132,7 +162,30 @@ func (t *Table) Details(pid int32, d *Details) error {
 		return fmt.Errorf("%w (pid %d)", err, pid)
 	}
 	d.ExecPath, d.Args, d.ArgsTruncated = execPath, args, truncated
+	// The session leader: getsid(pid) answers for any live pid, without a
+	// permission check (bsd/kern/kern_prot.c, getsid). The working
+	// directory: proc_pidinfo PROC_PIDVNODEPATHINFO, for root or the
+	// process's own user (proc_security_policy, CHECK_SAME_USER). Either
+	// failing leaves its field empty.
+	if sid, err := unix.Getsid(int(pid)); err == nil && sid > 0 {
+		d.SID = int32(sid)
+	}
+	d.Cwd = t.cwd(pid)
 	return nil
+}
+
+// cwd is the working directory of pid, "" when unreadable.
+func (t *Table) cwd(pid int32) string {
+	r, _, e := unix.Syscall6(sysProcInfo, procInfoCallPIDInfo, uintptr(pid), procPIDVnodePathInfo, 0,
+		uintptr(unsafe.Pointer(&t.vnode[0])), uintptr(len(t.vnode)))
+	if e != 0 {
+		return ""
+	}
+	cwd, _, err := ParseVnodePathInfo(t.vnode[:], int(r))
+	if err != nil {
+		return ""
+	}
+	return cwd
 }
 
 // pidPath is proc_pidpath: the proc_info system call, flavor

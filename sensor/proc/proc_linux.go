@@ -157,6 +157,24 @@ func (t *Table) List(dst []Entry) ([]Entry, error) {
 
 func cmpPID(a, b Entry) int { return int(a.PID) - int(b.PID) }
 
+// Read fills e with the process pid, as List would have listed it now: the
+// one-pid read that a process event triggers. A pid that is gone (or whose
+// task printed nothing) returns an error wrapping ErrGone; a zombie is
+// returned, as List returns it.
+func (t *Table) Read(pid int32, e *Entry) error {
+	if pid <= 0 {
+		return fmt.Errorf("%w: pid %d", ErrGone, pid)
+	}
+	switch err := t.read(pid, e); {
+	case err == nil:
+		return nil
+	case vanished(err):
+		return fmt.Errorf("%w: pid %d", ErrGone, pid)
+	default:
+		return fmt.Errorf("proc: read pid %d: %w", pid, err)
+	}
+}
+
 // read fills e from /proc/<pid>: the owner of the directory, then the stat
 // line. The owner is read first: if the process is reaped in between, the
 // stat read fails and the pid is skipped instead of being reported with the
@@ -190,6 +208,8 @@ func (t *Table) read(pid int32, e *Entry) error {
 
 // Details reads the executable path and argv of pid into d, overwriting every
 // field. d.Args is freshly allocated: callers may keep it.
+//
+// Cwd is readlink /proc/<pid>/cwd, "" when unreadable.
 //
 // Path is readlink /proc/<pid>/exe, kept as the kernel gives it: a binary
 // deleted or replaced since the exec reads "/path (deleted)". An unreadable
@@ -232,6 +252,11 @@ func (t *Table) Details(pid int32, d *Details) error {
 		return fmt.Errorf("proc: read /proc/%d/cmdline: %w", pid, err)
 	}
 	d.Args, d.ArgsTruncated = splitArgs(t.cmdline[:n], -1, MaxArgs, MaxArgBytes, false)
+	// The working directory: unreadable (EACCES without ptrace access)
+	// or gone since the cmdline read leaves it "".
+	if n, err := t.readlinkAt(t.pidPath(pid, "/cwd"), t.link); err == nil {
+		d.Cwd = string(t.link[:n])
+	}
 	return nil
 }
 

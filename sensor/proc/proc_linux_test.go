@@ -63,6 +63,7 @@ func startChild(t *testing.T) *child {
 		Path:   path,
 		Args:   []string{runnerName, "-e", "arg with spaces", "", "caf\xe9 \u2603"},
 		Env:    append(os.Environ(), helperEnv+"=block", "PROC_TEST_SECRET=must-not-appear"),
+		Dir:    filepath.Dir(path),
 		Stdout: w,
 		Stderr: os.Stderr,
 	}
@@ -185,9 +186,24 @@ func TestChild(t *testing.T) {
 		t.Errorf("Comm = %q, want the kernel's 15 bytes %q", got, want)
 	}
 
+	// The one-pid read gives what the listing gave.
+	var one Entry
+	if err := tbl.Read(pid, &one); err != nil || one != e {
+		t.Errorf("Read = %+v, %v; List had %+v", one, err, e)
+	}
+	if pgid, _ := unix.Getpgid(0); e.PGID != int32(pgid) {
+		t.Errorf("PGID = %d, want the test's %d", e.PGID, pgid)
+	}
+	if sid, _ := unix.Getsid(0); e.SID != int32(sid) {
+		t.Errorf("SID = %d, want the test's %d", e.SID, sid)
+	}
+
 	var d Details
 	if err := tbl.Details(pid, &d); err != nil {
 		t.Fatal(err)
+	}
+	if d.Cwd != filepath.Dir(c.path) {
+		t.Errorf("Cwd = %q, want %q", d.Cwd, filepath.Dir(c.path))
 	}
 	if d.Path != c.path || filepath.Base(d.Path) != runnerName {
 		t.Errorf("Path = %q, want %q (basename %q)", d.Path, c.path, runnerName)
@@ -233,6 +249,9 @@ func TestChild(t *testing.T) {
 	}
 	if err := tbl.Details(pid, &d); !errors.Is(err, ErrGone) {
 		t.Errorf("reaped: Details err = %v, want ErrGone", err)
+	}
+	if err := tbl.Read(pid, &one); !errors.Is(err, ErrGone) {
+		t.Errorf("reaped: Read err = %v, want ErrGone", err)
 	}
 }
 
@@ -301,6 +320,29 @@ func BenchmarkDetailsLinux(b *testing.B) {
 	b.ReportAllocs()
 	var d Details
 	for b.Loop() {
+		if err := tbl.Details(pid, &d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadOne is the read a process event triggers on Linux: one
+// pid's entry (statx, stat) and details (exe, cmdline, cwd) — the test
+// process itself.
+func BenchmarkReadOne(b *testing.B) {
+	tbl, err := Open()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tbl.Close()
+	pid := int32(os.Getpid())
+	var e Entry
+	var d Details
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := tbl.Read(pid, &e); err != nil {
+			b.Fatal(err)
+		}
 		if err := tbl.Details(pid, &d); err != nil {
 			b.Fatal(err)
 		}

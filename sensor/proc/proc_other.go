@@ -18,6 +18,9 @@ func Open() (*Table, error) { return nil, errUnsupported }
 // List reports that this GOOS is not supported.
 func (t *Table) List(dst []Entry) ([]Entry, error) { return dst[:0], errUnsupported }
 
+// Read reports that this GOOS is not supported.
+func (t *Table) Read(pid int32, e *Entry) error { return errUnsupported }
+
 // Details reports that this GOOS is not supported.
 func (t *Table) Details(pid int32, d *Details) error { return errUnsupported }
 

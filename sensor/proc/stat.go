@@ -29,8 +29,8 @@ const statStartField = 22
 
 var errStat = errors.New("proc: malformed /proc/<pid>/stat")
 
-// parseStat decodes one /proc/<pid>/stat line into e: PID, Comm, PPID and
-// Start (through clk). UID is not in the line and is left alone.
+// parseStat decodes one /proc/<pid>/stat line into e: PID, Comm, PPID,
+// PGID (field 5, pgrp), SID (field 6, session) and Start (through clk). UID is not in the line and is left alone.
 //
 // comm is everything between the first '(' and the LAST ')': the kernel
 // prints it raw (do_task_stat calls proc_task_name with escape off), so it
@@ -48,7 +48,7 @@ func parseStat(buf []byte, e *Entry, clk bootClock) error {
 	if !ok || pid > 1<<31-1 {
 		return fmt.Errorf("%w: bad pid", errStat)
 	}
-	var ppid, start uint64
+	var ppid, pgrp, session, start uint64
 	rest := buf[closing+1:]
 	for field := 3; field <= statStartField; field++ {
 		if len(rest) == 0 || rest[0] != ' ' {
@@ -69,6 +69,14 @@ func parseStat(buf []byte, e *Entry, clk bootClock) error {
 			if ppid, ok = parseDecimal(tok); !ok || ppid > 1<<31-1 {
 				return fmt.Errorf("%w: bad ppid %q", errStat, tok)
 			}
+		case 5:
+			if pgrp, ok = parseDecimal(tok); !ok || pgrp > 1<<31-1 {
+				return fmt.Errorf("%w: bad pgrp %q", errStat, tok)
+			}
+		case 6:
+			if session, ok = parseDecimal(tok); !ok || session > 1<<31-1 {
+				return fmt.Errorf("%w: bad session %q", errStat, tok)
+			}
 		case statStartField:
 			if start, ok = parseDecimal(tok); !ok || start > 1<<62/uint64(max(clk.tickNs, 1)) {
 				return fmt.Errorf("%w: bad starttime %q", errStat, tok)
@@ -77,6 +85,8 @@ func parseStat(buf []byte, e *Entry, clk bootClock) error {
 	}
 	e.PID = int32(pid)
 	e.PPID = int32(ppid)
+	e.PGID = int32(pgrp)
+	e.SID = int32(session)
 	e.Start = clk.ns(start)
 	e.Comm = [16]byte{}
 	copy(e.Comm[:], buf[open+1:closing])

@@ -17,24 +17,25 @@ func TestParseStat(t *testing.T) {
 	tests := []struct {
 		file        string
 		pid, ppid   int32
+		pgid, sid   int32
 		startTicks  int64
 		comm        string
 		state       byte
 		errContains string
 	}{
 		// Captured on Linux 6.18.
-		{file: "init.stat", pid: 1, ppid: 0, startTicks: 21, comm: "process_api", state: 'S'},
+		{file: "init.stat", pid: 1, ppid: 0, pgid: 0, sid: 0, startTicks: 21, comm: "process_api", state: 'S'},
 		{file: "kthreadd.stat", pid: 2, ppid: 0, startTicks: 21, comm: "kthreadd", state: 'S'},
-		{file: "cat.stat", pid: 22550, ppid: 22465, startTicks: 96963, comm: "cat", state: 'R'},
+		{file: "cat.stat", pid: 22550, ppid: 22465, pgid: 22465, sid: 3020, startTicks: 96963, comm: "cat", state: 'R'},
 		// A workqueue worker's comm is printed past 15 bytes; Comm keeps 16.
 		{file: "kworker_long_comm.stat", pid: 79, ppid: 2, startTicks: 134, comm: "kworker/R-ext4-r", state: 'I'},
 		// Synthetic: what a process may set its comm to.
-		{file: "comm_parens.stat", pid: 31337, ppid: 4242, startTicks: 123456, comm: "a) (b) c)", state: 'S'},
-		{file: "comm_spaces.stat", pid: 2001, ppid: 1, startTicks: 5000, comm: "tmux: server", state: 'S'},
-		{file: "zombie_newline_comm.stat", pid: 777, ppid: 700, startTicks: 99, comm: "we\nird", state: 'Z'},
+		{file: "comm_parens.stat", pid: 31337, ppid: 4242, pgid: 31337, sid: 4242, startTicks: 123456, comm: "a) (b) c)", state: 'S'},
+		{file: "comm_spaces.stat", pid: 2001, ppid: 1, pgid: 2001, sid: 2001, startTicks: 5000, comm: "tmux: server", state: 'S'},
+		{file: "zombie_newline_comm.stat", pid: 777, ppid: 700, pgid: 700, sid: 700, startTicks: 99, comm: "we\nird", state: 'Z'},
 		// The kernel's comm of a binary named com.apple.automator.runner;
 		// a starttime past 32 bits.
-		{file: "runner.stat", pid: 4000, ppid: 3999, startTicks: 1 << 32, comm: "com.apple.autom", state: 'S'},
+		{file: "runner.stat", pid: 4000, ppid: 3999, pgid: 4000, sid: 3999, startTicks: 1 << 32, comm: "com.apple.autom", state: 'S'},
 		{file: "short.stat", state: 'S', errContains: "21 fields, want 22"},
 	}
 	for _, tt := range tests {
@@ -57,7 +58,7 @@ func TestParseStat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := Entry{PID: tt.pid, PPID: tt.ppid, UID: 501, Start: 1_700_000_000*1e9 + tt.startTicks*1e7}
+			want := Entry{PID: tt.pid, PPID: tt.ppid, PGID: tt.pgid, SID: tt.sid, UID: 501, Start: 1_700_000_000*1e9 + tt.startTicks*1e7}
 			copy(want.Comm[:], tt.comm)
 			if e != want {
 				t.Errorf("got %+v\nwant %+v", e, want)
@@ -85,6 +86,8 @@ func TestParseStatHostile(t *testing.T) {
 		"1 (x) S 1  1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0",
 		"4294967296 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0",
 		"1 (x) S 4294967296 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0",
+		"1 (x) S 1 -1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0",
+		"1 (x) S 1 1 2147483648 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0",
 	} {
 		e := Entry{PID: 9}
 		if err := parseStat([]byte(line), &e, testClock); !errors.Is(err, errStat) {

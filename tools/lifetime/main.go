@@ -1,7 +1,9 @@
 // Command lifetime measures how likely the sensor is to see a short-lived
 // process's connection, against the process's lifetime, with polling alone
-// and with the packet capture's connection trigger (issue 6), and draws the
-// result.
+// and with the packet capture's connection trigger (issue 6), and how likely
+// it is to report a short-lived process's exec with its exact args and
+// parent, with polling alone and with process events (issue 10, exec.go:
+// -modes exec), and draws the result.
 //
 //	lifetime measure [flags]   run the measurement (Linux, root), write a CSV
 //	lifetime plot [flags]      draw the CSV as a PNG and print its summary

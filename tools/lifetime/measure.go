@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,9 +41,12 @@ type measureConfig struct {
 	maxAlive    int
 	triggerMin  time.Duration
 	helper      string
-	modes       string // "both", "poll", "trigger"
-	seed        uint64
-	interfaceLo string
+	modes       string // "both", "poll", "trigger", "exec", "all"
+	// The exec measurement (exec.go).
+	execLifetimes []int
+	execIntervals []time.Duration
+	seed          uint64
+	interfaceLo   string
 }
 
 func measureCmd(args []string) error {
@@ -57,7 +61,9 @@ func measureCmd(args []string) error {
 	fs.IntVar(&c.maxAlive, "max-alive", 64, "helpers alive at once at most")
 	fs.DurationVar(&c.triggerMin, "trigger-min-interval", 20*time.Millisecond, "the trigger's rate limit (as [capture] trigger_min_interval)")
 	fs.StringVar(&c.helper, "helper", "", "helper binary (default: build sensor/testdata/helper)")
-	fs.StringVar(&c.modes, "modes", "both", "poll, trigger or both")
+	fs.StringVar(&c.modes, "modes", "both", "connection modes: poll, trigger or both; exec: the exec modes (polling alone and with process events); all")
+	execLifetimes := fs.String("exec-lifetimes", "1,2,5,10,20,50,100,250,500,1000", "lifetimes L in ms of the exec modes: how long each helper sleeps")
+	execIntervals := fs.String("exec-intervals", "1s,2s", "poll intervals of the exec modes")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the job order and start delays")
 	fs.StringVar(&c.interfaceLo, "lo", "lo", "the loopback interface")
 	if err := fs.Parse(args); err != nil {
@@ -77,8 +83,22 @@ func measureCmd(args []string) error {
 		}
 		c.intervals = append(c.intervals, d)
 	}
-	if c.runs < 1 || c.maxAlive < 1 || c.ratePoll <= 0 || c.rateTrigger <= 0 || (c.modes != "both" && c.modes != "poll" && c.modes != "trigger") {
-		return errors.New("-runs, -max-alive and the rates must be positive, -modes poll, trigger or both")
+	for _, s := range strings.Split(*execLifetimes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("-exec-lifetimes: %q", s)
+		}
+		c.execLifetimes = append(c.execLifetimes, n)
+	}
+	for _, s := range strings.Split(*execIntervals, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil || d < 10*time.Millisecond {
+			return fmt.Errorf("-exec-intervals: %q", s)
+		}
+		c.execIntervals = append(c.execIntervals, d)
+	}
+	if c.runs < 1 || c.maxAlive < 1 || c.ratePoll <= 0 || c.rateTrigger <= 0 || !slices.Contains([]string{"both", "poll", "trigger", "exec", "all"}, c.modes) {
+		return errors.New("-runs, -max-alive and the rates must be positive, -modes poll, trigger, both, exec or all")
 	}
 	work, err := os.MkdirTemp("", "lifetime-")
 	if err != nil {
@@ -94,8 +114,9 @@ func measureCmd(args []string) error {
 	started := time.Now()
 	comments = append(comments, fmt.Sprintf("lifetime measure: %d runs per point, helpers started at %g/s (polling alone) and %g/s (trigger), Poisson, at most %d alive; trigger_min_interval %v, burst %d; seed %d; %s/%s, %d CPUs; %s",
 		c.runs, c.ratePoll, c.rateTrigger, c.maxAlive, c.triggerMin, sensor.DefaultTriggerBurst, c.seed, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), started.UTC().Format(time.RFC3339)))
+	measured := map[kind]bool{}
 	for _, trig := range []bool{false, true} {
-		if (trig && c.modes == "poll") || (!trig && c.modes == "trigger") {
+		if c.modes == "exec" || (trig && c.modes == "poll") || (!trig && c.modes == "trigger") {
 			continue
 		}
 		for _, iv := range c.intervals {
@@ -110,11 +131,52 @@ func measureCmd(args []string) error {
 				return fmt.Errorf("%s: %w", m, err)
 			}
 			pts = append(pts, res...)
+			measured[m.Kind] = true
+			comments = append(comments, fmt.Sprintf("%s: %s, %v", m, note, time.Since(t0).Round(time.Second)))
+			fmt.Fprintf(os.Stderr, "%s (%v)\n", note, time.Since(t0).Round(time.Second))
+		}
+	}
+	for _, events := range []bool{false, true} {
+		if c.modes != "exec" && c.modes != "all" {
+			break
+		}
+		for _, iv := range c.execIntervals {
+			m := curve{int(iv / time.Millisecond), execPoll}
+			if events {
+				m.Kind = procEvents
+			}
+			fmt.Fprintf(os.Stderr, "%s: ", m)
+			t0 := time.Now()
+			res, note, err := measureExec(c, probe, iv, events)
+			if err != nil {
+				return fmt.Errorf("%s: %w", m, err)
+			}
+			pts = append(pts, res...)
+			measured[m.Kind] = true
 			comments = append(comments, fmt.Sprintf("%s: %s, %v", m, note, time.Since(t0).Round(time.Second)))
 			fmt.Fprintf(os.Stderr, "%s (%v)\n", note, time.Since(t0).Round(time.Second))
 		}
 	}
 	comments = append(comments, "load average at the end: "+loadAverage())
+	// The kinds not measured this time keep their rows (and comments) from
+	// the file being replaced, so that one plot holds every measurement.
+	if old, err := os.Open(*out); err == nil {
+		oldPts, oldComments, err := readCSV(old)
+		old.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", *out, err)
+		}
+		var kept []point
+		for _, p := range oldPts {
+			if !measured[p.Kind] {
+				kept = append(kept, p)
+			}
+		}
+		if len(kept) > 0 {
+			pts = append(kept, pts...)
+			comments = append(keptComments(oldComments, measured), comments...)
+		}
+	}
 	f, err := os.Create(*out)
 	if err != nil {
 		return err
@@ -373,4 +435,43 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// keptComments returns the comments of a previous file that describe the
+// kinds not measured now: its runs ("lifetime measure: ..." up to "load
+// average ..."), each kept when one of its curve lines is of a kept kind,
+// without the curve lines of the measured kinds.
+func keptComments(old []string, measured map[kind]bool) []string {
+	kindOfLine := func(c string) (kind, bool) {
+		for _, ki := range kinds {
+			for _, iv := range []int{10, 100, 250, 500, 1000, 2000, 5000} {
+				if strings.HasPrefix(c, curve{iv, ki.kind}.String()+":") {
+					return ki.kind, true
+				}
+			}
+		}
+		return 0, false
+	}
+	var out, block []string
+	keep := false
+	flush := func() {
+		if keep {
+			out = append(out, block...)
+		}
+		block, keep = nil, false
+	}
+	for _, c := range old {
+		if strings.HasPrefix(c, "lifetime measure:") {
+			flush()
+		}
+		if k, ok := kindOfLine(c); ok {
+			if measured[k] {
+				continue
+			}
+			keep = true
+		}
+		block = append(block, c)
+	}
+	flush()
+	return out
 }

@@ -60,7 +60,7 @@ func plotCmd(args []string) error {
 const (
 	plotW, plotH             = 11 * vg.Inch, 7.2 * vg.Inch
 	plotDPI                  = 100
-	minLifetime, maxLifetime = 4.0, 4000.0
+	minLifetime, maxLifetime = 0.8, 4000.0
 )
 
 // palette gives one colour per poll interval, in order: matplotlib's
@@ -77,6 +77,8 @@ var kindStyles = map[kind]struct {
 }{
 	pollAlone:  {nil, draw.BoxGlyph{}},
 	synTrigger: {[]vg.Length{vg.Points(7), vg.Points(4)}, draw.PyramidGlyph{}},
+	execPoll:   {[]vg.Length{vg.Points(2), vg.Points(3)}, draw.CircleGlyph{}},
+	procEvents: {[]vg.Length{vg.Points(12), vg.Points(3), vg.Points(2), vg.Points(3)}, draw.RingGlyph{}},
 }
 
 var (
@@ -120,8 +122,8 @@ func newPlot(pts []point) (*plot.Plot, error) {
 	p.Title.Text = fmt.Sprintf("Capture probability against process lifetime (Linux, up to %d runs per point)", runs)
 	p.Title.TextStyle.Font.Size = vg.Points(15)
 	p.Title.Padding = vg.Points(10)
-	p.X.Label.Text = "lifetime L (ms, log scale): how long the helper holds its connection, then exits"
-	p.Y.Label.Text = "captured (network event with the right process name)"
+	p.X.Label.Text = "lifetime L (ms, log scale): how long the helper holds its connection (exec kinds: sleeps), then exits"
+	p.Y.Label.Text = "captured (network event with the right name; exec event with exact args and parent)"
 	p.X.Min, p.X.Max = math.Log10(minLifetime), math.Log10(maxLifetime)
 	p.Y.Min, p.Y.Max = 0, 1.02
 	var xt []plot.Tick
@@ -198,7 +200,7 @@ func newPlot(pts []point) (*plot.Plot, error) {
 	// The legend: one entry per poll interval (its colour), then one per
 	// kind of line (in gray).
 	p.Legend.Top, p.Legend.Left = true, true
-	p.Legend.XOffs, p.Legend.YOffs = vg.Points(10), -vg.Points(40)
+	p.Legend.XOffs, p.Legend.YOffs = vg.Points(10), -vg.Points(75) // below the curves that reach 90 % from 1 ms
 	p.Legend.ThumbnailWidth = vg.Points(36)
 	p.Legend.Padding = vg.Points(3)
 	p.Legend.TextStyle.Font.Size = vg.Points(11)

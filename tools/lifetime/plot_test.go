@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -286,4 +287,16 @@ func absDiff(a, b uint32) uint32 {
 		return a - b
 	}
 	return b - a
+}
+
+func TestKeptComments(t *testing.T) {
+	old := []string{
+		"lifetime measure: run A", "poll 1 s: a", "poll 1 s + SYN trigger: b", "load average at the end: 1",
+		"lifetime measure: run B", "poll 1 s, exec: c", "poll 1 s + process events, exec: d", "load average at the end: 2",
+	}
+	got := keptComments(old, map[kind]bool{execPoll: true, procEvents: true})
+	want := []string{"lifetime measure: run A", "poll 1 s: a", "poll 1 s + SYN trigger: b", "load average at the end: 1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q", got)
+	}
 }

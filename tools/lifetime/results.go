@@ -19,6 +19,8 @@ type kind int
 const (
 	pollAlone  kind = 0 // the poll loop alone
 	synTrigger kind = 1 // the poll loop and the capture's SYN-triggered polls
+	execPoll   kind = 2 // exec events (not connections), the poll loop alone
+	procEvents kind = 3 // exec events, the poll loop and process events (issue 10)
 )
 
 // kindInfo describes a kind for the summary and the plot. A new way of
@@ -34,6 +36,8 @@ type kindInfo struct {
 var kinds = []kindInfo{
 	{pollAlone, "", "polling alone, measured", true},
 	{synTrigger, " + SYN trigger", "polling + SYN-triggered read, measured", false},
+	{execPoll, ", exec", "exec event (exact args, parent), polling alone, measured", true},
+	{procEvents, " + process events, exec", "exec event (exact args, parent), polling + process events, measured", false},
 }
 
 func kindIndex(k kind) int {
@@ -53,8 +57,8 @@ type point struct {
 	Kind       kind // how connections were learned of
 	LifetimeMS int  // how long the helper held its connection
 	Runs       int  // helpers started (and connected)
-	Captured   int  // with their network event under the right name
-	Unnamed    int  // with a network event but no or another process name
+	Captured   int  // with their network event under the right name (exec kinds: their exec event with exact args and parent)
+	Unnamed    int  // with a network event but no or another process name (exec kinds: wrong args or parent)
 }
 
 // curve is the points of one (poll interval, kind) pair; its label is

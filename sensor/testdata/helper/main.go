@@ -5,6 +5,11 @@
 //	helper wait                 live until stdin closes
 //	helper connect ADDR         connect over TCP to ADDR, then live until stdin closes
 //	helper connect-exit ADDR MS connect to ADDR, hold the connection MS milliseconds, exit
+//	helper live MS [ARG...]     live MS milliseconds (MS may be fractional), exit; the
+//	                            ARGs only mark the process (process-event tests)
+//	helper spawn MS BIN [ARG...] start BIN with ARGs (argv[0] BIN), print its pid, live
+//	                            MS more milliseconds and exit without waiting for it;
+//	                            $HELPER_SPAWN_AFTER_MS delays the start
 //
 // It prints "ready" on stdout once its part is done, so a test can wait for
 // it without sleeping.
@@ -21,7 +26,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: helper wait | connect ADDR | connect-exit ADDR MS")
+		fail("usage: helper wait | connect ADDR | connect-exit ADDR MS | live MS [ARG...]")
 	}
 	switch os.Args[1] {
 	case "wait":
@@ -46,6 +51,32 @@ func main() {
 		c := dial(os.Args[2])
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		c.Close()
+	case "live":
+		if len(os.Args) < 3 {
+			fail("usage: helper live MS [ARG...]")
+		}
+		ms, err := strconv.ParseFloat(os.Args[2], 64)
+		if err != nil {
+			fail(err.Error())
+		}
+		time.Sleep(time.Duration(ms * float64(time.Millisecond)))
+	case "spawn":
+		if len(os.Args) < 4 {
+			fail("usage: helper spawn MS BIN [ARG...]")
+		}
+		ms, err := strconv.ParseFloat(os.Args[2], 64)
+		if err != nil {
+			fail(err.Error())
+		}
+		if pre, err := strconv.ParseFloat(os.Getenv("HELPER_SPAWN_AFTER_MS"), 64); err == nil {
+			time.Sleep(time.Duration(pre * float64(time.Millisecond)))
+		}
+		p, err := os.StartProcess(os.Args[3], os.Args[3:], &os.ProcAttr{Files: []*os.File{nil, nil, os.Stderr}})
+		if err != nil {
+			fail(err.Error())
+		}
+		time.Sleep(time.Duration(ms * float64(time.Millisecond)))
+		fmt.Println(p.Pid)
 	default:
 		fail("unknown mode " + os.Args[1])
 	}

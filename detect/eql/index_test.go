@@ -1,0 +1,129 @@
+package eql
+
+import (
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func flatCost(keys []Key) float64 { return float64(len(keys)) }
+
+func TestIndexKeys(t *testing.T) {
+	tests := []struct {
+		cond string
+		want string // keys joined by "; ", "-" when none, "never" when empty
+	}{
+		{`process.name == "a*"`, `process.name == "a*"`},
+		{`"x" == process.name`, `process.name == "x"`},
+		{`process.name in ("a", 5, true, null)`, `process.name == "a"; process.name == "5"; process.name == "true"`},
+		{`process.name in~ ("Straße", "k")`, `process.name ==~ "STRAßE"; process.name ==~ "K"`},
+		{`process.name : ("ab*", "*yz", "*mid*", "x?z", "exact")`,
+			`process.name prefix~ "AB"; process.name suffix~ "YZ"; process.name contains~ "MID"; process.name prefix~ "X"; process.name ==~ "EXACT"`},
+		{`process.name like ("/tmp/*", "/*/.*")`, `process.name prefix "/tmp/"; process.name prefix "/"`}, // no run of 3 inside
+		{`process.name like ("/tmp/*", "*/.ssh/*")`, `process.name prefix "/tmp/"; process.name contains "/.ssh/"`},
+		{`process.name : "*"`, `-`},
+		{`process.name != "a"`, `-`},
+		{`not process.name == "a"`, `-`},
+		{`process.name == null`, `-`},
+		{`process.pid == 5`, `-`}, // a typed number: not indexed
+		{`process.name regex "a.*"`, `-`},
+		{`startsWith(process.name, "a")`, `-`},
+		{`process.name == "a" or process.executable : "/B"`, `process.name == "a"; process.executable ==~ "/B"`},
+		{`process.name == "a" or process.pid == 5`, `-`},
+		{`host.os.type == "macos" and process.name in ("a", "b")`, `host.os.type == "macos"`}, // flatCost: fewest keys
+		{`false`, `never`},
+		{`process.name == "a" and false`, `never`},
+		{`true`, `-`},
+		{`?foo.bar : "x*"`, `foo.bar prefix~ "X"`},
+	}
+	for _, tc := range tests {
+		q, err := Parse("process where " + tc.cond)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.cond, err)
+		}
+		if _, err := Compile(q.Event); err != nil {
+			t.Fatalf("%s: %v", tc.cond, err)
+		}
+		keys, ok := IndexKeys(q.Event.Cond, flatCost)
+		got := "-"
+		if ok {
+			var s []string
+			for _, k := range keys {
+				s = append(s, k.String())
+			}
+			got = strings.Join(s, "; ")
+			if len(keys) == 0 {
+				got = "never"
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%s: keys %s, want %s", tc.cond, got, tc.want)
+		}
+	}
+}
+
+// TestAppendFoldAgrees checks the eight-byte ASCII path of the folding
+// against rune-by-rune canonicalisation.
+func TestAppendFoldAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []string{"a", "Z", "k", "\u212a", "ſ", "É", "é", "/", " ", "\xff", "7", "ǅ", "ß"}
+	for i := 0; i < 5000; i++ {
+		var b strings.Builder
+		for n := rng.IntN(40); n > 0; n-- {
+			if rng.IntN(4) == 0 {
+				b.WriteString(alphabet[rng.IntN(len(alphabet))])
+			} else {
+				b.WriteByte(byte(' ' + rng.IntN(95)))
+			}
+		}
+		s := b.String()
+		var want []byte
+		for j := 0; j < len(s); {
+			r, n := utf8.DecodeRuneInString(s[j:])
+			if r == utf8.RuneError && n == 1 {
+				want = append(want, s[j])
+			} else {
+				want = utf8.AppendRune(want, canon(r))
+			}
+			j += n
+		}
+		if got := AppendFold(nil, s); string(got) != string(want) {
+			t.Fatalf("AppendFold(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+// TestRegexEndsAgree checks the first/last-byte filter of regex predicates
+// against the regular expression alone: the filter never rejects a match.
+func TestRegexEndsAgree(t *testing.T) {
+	exprs := []string{
+		`(?is)^(?:(?:/[a-z0-9\s_\-\\./]+\s))$`,
+		`(?s)^(?:(?:abc)|(?:x.*y))$`,
+		`(?is)^(?:(?:k.*))$`,
+		`(?s)^(?:(?:a*))$`,
+		`(?s)^(?:(?:[0-9]{1,3}\.[0-9]{1,3}))$`,
+		`(?is)^(?:(?:.*net1\s+localgroup.*))$`,
+		`(?s)^(?:(?:(ab|cd)+e?))$`,
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	alphabet := "abcdeKkxy/ \t.-_0123456789\\né"
+	for _, e := range exprs {
+		re := regexp.MustCompile(e)
+		f := asciiEnds(e)
+		for i := 0; i < 20000; i++ {
+			var b strings.Builder
+			for n := rng.IntN(8); n > 0; n-- {
+				b.WriteString(string([]rune(alphabet)[rng.IntN(len([]rune(alphabet)))]))
+			}
+			s := b.String()
+			if re.MatchString(s) && !f.accept(s) {
+				t.Fatalf("%s: filter rejects %q, which matches", e, s)
+			}
+		}
+	}
+	if f := asciiEnds(`(?s)^(?:(?:/[a-z]+\s))$`); !f.ok || f.accept("/usr/bin/x") || !f.accept("/usr ") {
+		t.Errorf("filter of /[a-z]+\\s: %+v", f)
+	}
+}
