@@ -150,26 +150,16 @@ func TestDoctorRoot(t *testing.T) {
 	if r.code != 0 {
 		t.Errorf("exit %d, want 0", r.code)
 	}
-	notBuilt := "not built in this version"
 	notInstalled := "not installed: no /Library/LaunchDaemons/com.macsensor.daemon.plist"
 	want := map[string]doctor.Status{}
 	for _, n := range doctorChecks {
 		want[n] = doctor.Pass
 	}
-	// process.events passes where sensor/procevents is built in, and is
-	// skipped as "not built in this version" where it is not.
-	delete(want, "process.events")
 	want["install.files"], want["install.alert_log"], want["install.status"] = doctor.Skip, doctor.Skip, doctor.Skip
 	r.expect(t, want, map[string]string{
 		"install.files": notInstalled, "install.alert_log": notInstalled, "install.status": notInstalled})
-	got := r.statuses(t)
-	for _, n := range []string{"process.events"} {
-		if c := got[n]; c.Status != doctor.Pass && !(c.Status == doctor.Skip && strings.HasPrefix(c.Reason, notBuilt)) {
-			t.Errorf("%s: %s %q, want pass or skipped as %q", n, c.Status, c.Reason, notBuilt)
-		}
-	}
 	if !r.report.System.Root || r.report.System.GOOS != "linux" || !r.report.Summary.OK ||
-		r.report.Summary.Passed+r.report.Summary.Skipped != len(doctorChecks) || r.report.Summary.Passed < 12 {
+		r.report.Summary.Passed != 13 || r.report.Summary.Skipped != 3 {
 		t.Errorf("system %+v summary %+v", r.report.System, r.report.Summary)
 	}
 
@@ -189,9 +179,7 @@ func TestDoctorRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, res := range b.Replay() {
-		// replay.procevents passes where the process-event source is built
-		// and is skipped where it is not; the others must pass.
-		if res.Status == doctor.Fail || res.Status == doctor.Skip && res.Name != "replay.procevents" {
+		if res.Status != doctor.Pass {
 			t.Errorf("replay %s: %s %s", res.Name, res.Status, res.Reason)
 		}
 	}
@@ -226,6 +214,7 @@ func TestDoctorRoot(t *testing.T) {
 		}
 	}
 	for _, n := range []string{"README.txt", "system.json", "report.json", "socket/index.json", "capture/lo.pcap",
+		"procevents/events.json", "procevents/connector/00",
 		"proc/cmdline/" + itoa32(f.Automator.PID), "proc/cmdline/" + itoa32(f.Runner.PID)} {
 		if !slices.Contains(names, n) {
 			t.Errorf("bundle has no %s (has %q)", n, names)

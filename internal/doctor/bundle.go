@@ -53,7 +53,10 @@ Files
   capture/<iface>.pcap    the frames the capture checks saw on the loopback
                           interface: the SYN to the doctor's listener and the
                           answer of its DNS responder (pcap, nanosecond times)
-  procevents/*            kqueue / proc connector messages: not in this version
+  procevents/events.json  the process events (fork, exec) of the doctor's child, decoded
+  procevents/connector/NN Linux: the proc connector datagrams that carry them (pids and
+                          times only); macOS returns kevents, translated as they are
+                          read, so only the decoded events are kept
 
 What is not in it
   - No environment variable of any process: the doctor's children run with

@@ -45,7 +45,7 @@ func TestReplayLinuxFixtureExact(t *testing.T) {
 	for _, r := range b.Replay() {
 		got[r.Name] = r.Status
 	}
-	for _, n := range []string{"replay.process", "replay.socket", "replay.capture"} {
+	for _, n := range []string{"replay.process", "replay.socket", "replay.capture", "replay.procevents"} {
 		if got[n] != Pass {
 			t.Errorf("%s: %s, want pass", n, got[n])
 		}
@@ -54,7 +54,8 @@ func TestReplayLinuxFixtureExact(t *testing.T) {
 	if f.Automator == nil || f.Runner == nil || f.Connection == nil || f.SYN == nil || f.DNS == nil {
 		t.Fatalf("facts incomplete: %+v", f)
 	}
-	for _, name := range []string{"README.txt", "system.json", "report.json", "socket/index.json", "capture/lo.pcap"} {
+	for _, name := range []string{"README.txt", "system.json", "report.json", "socket/index.json", "capture/lo.pcap",
+		"procevents/events.json", "procevents/connector/00"} {
 		if _, ok := b.Files[name]; !ok {
 			t.Errorf("no %s", name)
 		}
@@ -96,6 +97,11 @@ func TestReplayDetectsTampering(t *testing.T) {
 		}, "replay.socket", "NLMSG_DONE"},
 		{"state changed", func(b *Bundle) { c := *b.Report.Facts.Connection; c.State = "SYN_SENT"; b.Report.Facts.Connection = &c }, "replay.socket", "state"},
 		{"pcap cut", func(b *Bundle) { b.Files["capture/lo.pcap"] = b.Files["capture/lo.pcap"][:40] }, "replay.capture", "pcap"},
+		{"fork parent changed", func(b *Bundle) { f2 := *b.Report.Facts.Automator; f2.PPID = 1; b.Report.Facts.Automator = &f2 }, "replay.procevents", "fork from 1"},
+		{"connector message cut", func(b *Bundle) {
+			k := "procevents/connector/00"
+			b.Files[k] = b.Files[k][:len(b.Files[k])-3]
+		}, "replay.procevents", "procevents/connector/00"},
 		{"dns name changed", func(b *Bundle) { d := *b.Report.Facts.DNS; d.Name = "other.test"; b.Report.Facts.DNS = &d }, "replay.capture", "no DNS answer"},
 	}
 	for _, c := range cases {
