@@ -270,7 +270,7 @@ func (s *Sensor) LoopWith(ctx context.Context, opt LoopOptions, out chan<- Batch
 		s.pe.execReported = opt.ProcessEvents.execReported.Load()
 		peEvs, overrun, more = opt.ProcessEvents.take(peEvs[:0], n)
 		reads0 := s.pe.stats.Reads
-		buf = s.HandleProcessEvents(buf[:0], peEvs)
+		buf = s.handleProcessEvents(buf[:0], peEvs)
 		// Book the reads made, not the events taken: forks whose child
 		// is read at its exec, and parents already known, cost none.
 		peLim.takeN(now, int(s.pe.stats.Reads-reads0))
@@ -286,6 +286,9 @@ func (s *Sensor) LoopWith(ctx context.Context, opt LoopOptions, out chan<- Batch
 				}
 			}
 		}
+		// One budget for the batch: the reconcile's poll settled
+		// the events handled above with its own.
+		s.settleSignatures()
 		send()
 		if more {
 			// Come back after whatever else is ready.
