@@ -88,6 +88,7 @@ type daemon struct {
 	pollDone chan struct{}
 	capture  captureState       // the optional packet capture (capture.go)
 	procEv   processEventsState // the process-event source (procevents.go)
+	sigs     signatureState     // the code-signature cache (signatures.go)
 
 	live     *detect.Live
 	ruleErrs []string
@@ -123,8 +124,11 @@ func newDaemon(f runFlags, log zerolog.Logger, open sensorOpener) (*daemon, erro
 			return nil, err
 		}
 	}
-	d.sensor, d.closeSrc, err = open(sensor.Options{EmitExisting: cfg.Sensor.EmitExisting, ExitEvents: cfg.Sensor.ExitEvents})
+	d.sigs = openSignatures(cfg.Sensor)
+	d.sensor, d.closeSrc, err = open(sensor.Options{EmitExisting: cfg.Sensor.EmitExisting, ExitEvents: cfg.Sensor.ExitEvents,
+		Signatures: d.sigs.sensorSignatures(), SignatureBudget: d.sigs.budget})
 	if err != nil {
+		d.sigs.close()
 		d.stopSinks()
 		return nil, err
 	}
@@ -329,9 +333,16 @@ func (d *daemon) reload() {
 	}
 	captureChanged := !old.Capture.equal(cfg.Capture)
 	peChanged := old.Sensor.ProcessEvents != cfg.Sensor.ProcessEvents
-	if captureChanged || peChanged || old.Sensor.ExitEvents != cfg.Sensor.ExitEvents ||
+	sigChanged := signaturesChanged(old.Sensor, cfg.Sensor)
+	if captureChanged || peChanged || sigChanged || old.Sensor.ExitEvents != cfg.Sensor.ExitEvents ||
 		old.Sensor.ProcessInterval != cfg.Sensor.ProcessInterval || old.Sensor.SocketInterval != cfg.Sensor.SocketInterval {
 		d.stopPolling()
+		if sigChanged {
+			old := d.sigs
+			d.sigs = openSignatures(cfg.Sensor)
+			d.sensor.SetSignatures(d.sigs.sensorSignatures(), d.sigs.budget)
+			old.close()
+		}
 		if captureChanged {
 			d.capture.stop()
 			d.capture = startCapture(cfg.Capture, d.log)
@@ -399,6 +410,7 @@ func (d *daemon) shutdown() int {
 	}
 	d.live.Flush()
 	d.stopSinks()
+	d.sigs.close()
 	d.closeSrc()
 	d.writeStatus()
 	d.log.Info().Msg("stopped")
