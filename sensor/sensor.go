@@ -112,6 +112,7 @@ type Sensor struct {
 	users        map[uint32]string
 	sig          SignatureStats
 	sigWaits     []sigWait // events of this poll waiting for a verification
+	deferSigs    bool      // a Loop runs: it holds batches instead of waiting
 	stats        Stats
 	loop         LoopStats
 	pub          publishedStats

@@ -185,19 +185,25 @@ func (s *Sensor) signEvent(ev *ecs.Event, self *sigRecord, path string, parent *
 	}
 }
 
+func (s *Sensor) signatureBudget() time.Duration {
+	if s.opt.SignatureBudget == 0 {
+		return DefaultSignatureBudget
+	}
+	return s.opt.SignatureBudget
+}
+
 // settleSignatures waits, at most the budget in total (measured with
 // Options.Now), for the verifications the events of this poll still need,
 // fills the events whose result came and leaves the rest without
 // code_signature (counted in PendingAtEmit). Their records get the result
-// later, for their later events.
+// later, for their later events. Under a Loop it does nothing: the Loop
+// holds the batch instead (holdBatch), so that the goroutine that reads
+// processes never waits.
 func (s *Sensor) settleSignatures() {
-	if len(s.sigWaits) == 0 {
+	if len(s.sigWaits) == 0 || s.deferSigs {
 		return
 	}
-	budget := s.opt.SignatureBudget
-	if budget == 0 {
-		budget = DefaultSignatureBudget
-	}
+	budget := s.signatureBudget()
 	start := s.opt.Now()
 	left := func() time.Duration { return max(budget-s.opt.Now().Sub(start), 0) }
 	for i := range s.sigWaits {
@@ -226,4 +232,97 @@ func (s *Sensor) settleSignatures() {
 	s.sig.WaitNanos += uint64(s.opt.Now().Sub(start))
 	clear(s.sigWaits)
 	s.sigWaits = s.sigWaits[:0]
+}
+
+// sigHold is the Loop's queue of batches held for code signatures.
+type sigHold struct {
+	budget time.Duration
+	held   []heldBatch
+	t      *time.Timer
+	c      <-chan time.Time // set while batches are held
+}
+
+// heldBatch is a batch held until its events' verifications end or its
+// deadline passes.
+type heldBatch struct {
+	b        Batch
+	waits    []sigWait
+	start    time.Time
+	deadline time.Time
+}
+
+// sigRecheck is how often the Loop looks at the results a held batch
+// waits for.
+const sigRecheck = 5 * time.Millisecond
+
+func (h *sigHold) stop() {
+	if h.t != nil {
+		h.t.Stop()
+	}
+}
+
+// holdBatch queues b, with the waits of the poll that made it, behind the
+// batches already held.
+func (s *Sensor) holdBatch(h *sigHold, b Batch) {
+	now := time.Now()
+	h.held = append(h.held, heldBatch{b: b, waits: s.sigWaits, start: now, deadline: now.Add(max(h.budget, 0))})
+	s.sigWaits = nil
+}
+
+// releaseHeld fills the held events whose results have come and delivers,
+// in order, every batch at the front that waits for nothing more or whose
+// deadline passed (all of them when force); the rest stay, and the timer
+// is set to look again.
+func (s *Sensor) releaseHeld(h *sigHold, force bool, deliver func(Batch)) {
+	now := time.Now()
+	for len(h.held) > 0 {
+		hb := &h.held[0]
+		hb.waits = s.resolveWaits(hb.waits)
+		if len(hb.waits) > 0 && !force && now.Before(hb.deadline) {
+			break
+		}
+		s.sig.PendingAtEmit += uint64(len(hb.waits))
+		s.sig.WaitNanos += uint64(now.Sub(hb.start))
+		deliver(hb.b)
+		clear(hb.waits)
+		h.held[0] = heldBatch{}
+		h.held = h.held[1:]
+	}
+	if len(h.held) == 0 {
+		h.held = nil
+		h.c = nil
+		return
+	}
+	d := min(sigRecheck, max(time.Until(h.held[0].deadline), time.Microsecond))
+	if h.t == nil {
+		h.t = time.NewTimer(d)
+	} else {
+		h.t.Reset(d)
+	}
+	h.c = h.t.C
+}
+
+// resolveWaits fills the events of waits whose results are there (without
+// waiting) and returns those still pending, in place.
+func (s *Sensor) resolveWaits(waits []sigWait) []sigWait {
+	n := 0
+	for i := range waits {
+		w := waits[i]
+		if w.self != nil && s.resolveSignature(w.self, w.path, 0) {
+			fillSignature(w.ev, w.self, w.hash)
+			s.sig.Waited++
+			w.self = nil
+		}
+		if w.parent != nil && s.resolveSignature(w.parent, w.ppath, 0) {
+			fillParentSignature(w.ev, w.parent)
+			s.sig.Waited++
+			w.parent = nil
+		}
+		if w.self != nil || w.parent != nil {
+			waits[n] = w
+			n++
+		}
+	}
+	clear(waits[n:])
+	return waits[:n]
 }

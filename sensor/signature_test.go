@@ -230,7 +230,7 @@ func TestSignatureFileReplacedBetweenPolls(t *testing.T) {
 	}
 }
 
-func copyTo(t *testing.T, src, dst string) {
+func copyTo(t testing.TB, src, dst string) {
 	t.Helper()
 	b, err := os.ReadFile(src)
 	if err != nil {
@@ -495,5 +495,120 @@ func TestSignatureDeletedAndChanged(t *testing.T) {
 	}
 	if st := s.Stats().Signatures; st.Retries != 2 || f.lookups != 4 { // the process and the shell, twice each
 		t.Fatalf("sensor %+v, %d lookups", st, f.lookups)
+	}
+}
+
+// BenchmarkPollColdBinary is the latency of a poll that finds one new
+// process whose executable (sentry-cli, 28.6 MB) was never seen: with no
+// budget the poll does not wait; with the default budget it waits at most
+// the budget, and the event leaves without the signature when the worker
+// needs longer.
+func BenchmarkPollColdBinary(b *testing.B) {
+	sentry := fixture.SentryCLI(b)
+	for _, budget := range []time.Duration{-1, DefaultSignatureBudget} {
+		b.Run("budget="+max(budget, 0).String(), func(b *testing.B) {
+			dir := b.TempDir()
+			c := codesign.NewCache(codesign.CacheOptions{Verify: codesign.Options{Arch: "arm64"}})
+			defer c.Close()
+			s, fp, _, _ := newFixture()
+			s.opt.Now = time.Now
+			s.opt.Signatures, s.opt.SignatureBudget = c, budget
+			poll(b, s)
+			pid := int32(1000)
+			signed := 0
+			for b.Loop() {
+				b.StopTimer()
+				exe := filepath.Join(dir, "cold")
+				copyTo(b, sentry, exe+".new")
+				if err := os.Rename(exe+".new", exe); err != nil { // a new inode: a miss
+					b.Fatal(err)
+				}
+				pid++
+				fp.add(pid, 400, time.Now().UnixNano(), "cold", exe, exe)
+				b.StartTimer()
+				evs := poll(b, s)
+				b.StopTimer()
+				if ev := byPID(evs, int64(pid), "exec"); ev != nil && ev.Process.CodeSignature.Status != "" {
+					signed++
+				}
+				_, k, _ := c.Lookup(exe)
+				c.Await(k, time.Minute)
+				fp.remove(pid)
+				poll(b, s)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(signed)/float64(b.N), "signed/op")
+		})
+	}
+}
+
+// BenchmarkPollWhileVerifying is a poll of ten new processes of a known
+// binary, idle and while another goroutine verifies sentry-cli (28.6 MB)
+// in a loop, as the cache's worker does at a first sighting: the poll
+// does not wait for it.
+func BenchmarkPollWhileVerifying(b *testing.B) {
+	sentry := fixture.SentryCLI(b)
+	bin := fixture.BuildGo(b, "arm64", "known")
+	for _, busy := range []bool{false, true} {
+		name := "idle"
+		if busy {
+			name = "verifying"
+		}
+		b.Run(name, func(b *testing.B) {
+			c := codesign.NewCache(codesign.CacheOptions{Verify: codesign.Options{Arch: "arm64"}})
+			defer c.Close()
+			if _, k, ok := c.Lookup(bin); !ok {
+				c.Await(k, time.Minute)
+			}
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			if busy {
+				wg.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+							codesign.VerifyFile(sentry, codesign.Options{Arch: "arm64"})
+						}
+					}
+				})
+			}
+			s, fp, _, _ := newFixture()
+			s.opt.Now = time.Now
+			s.opt.Signatures = c
+			poll(b, s)
+			pid := int32(1000)
+			for b.Loop() {
+				b.StopTimer()
+				for range 10 {
+					pid++
+					fp.add(pid, 400, time.Now().UnixNano(), "known", bin, bin)
+				}
+				b.StartTimer()
+				if evs := poll(b, s); len(evs) != 10 || evs[0].Process.CodeSignature.SigningID != "a.out" {
+					b.Fatalf("%d events", len(evs))
+				}
+				b.StopTimer()
+				for p := pid - 9; p <= pid; p++ {
+					fp.remove(p)
+				}
+				poll(b, s)
+				b.StartTimer()
+			}
+			close(stop)
+			wg.Wait()
+		})
+	}
+}
+
+// BenchmarkFillSignature is the per-event work of a final record: a copy.
+func BenchmarkFillSignature(b *testing.B) {
+	r := sigRecord{state: sigFinal, checked: true, cs: sentryCS, sha256: sentrySHA256}
+	ev := &ecs.Event{}
+	b.ReportAllocs()
+	for b.Loop() {
+		fillSignature(ev, &r, true)
+		fillParentSignature(ev, &r)
 	}
 }
