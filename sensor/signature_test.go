@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -611,4 +612,65 @@ func BenchmarkFillSignature(b *testing.B) {
 		fillSignature(ev, &r, true)
 		fillParentSignature(ev, &r)
 	}
+}
+
+// gateSignatures keeps every verification pending until open is set; it
+// is safe for the Loop's goroutine and the test's.
+type gateSignatures struct{ open atomic.Bool }
+
+func (g *gateSignatures) Lookup(path string) (codesign.Info, codesign.Key, bool) {
+	return codesign.Info{Status: codesign.StatusPending}, codesign.Key{Ino: uint64(len(path))}, false
+}
+
+func (g *gateSignatures) Await(codesign.Key, time.Duration) (codesign.Info, bool) {
+	if g.open.Load() {
+		return slowInfo, true
+	}
+	return codesign.Info{Status: codesign.StatusPending}, false
+}
+
+// Under a Loop the poll does not wait: while the batch of a pending exec
+// is held, the next process is read at once; when the results come both
+// batches leave, in order, with the fields.
+func TestLoopHoldsBatchForSignatures(t *testing.T) {
+	g := &gateSignatures{}
+	q := NewProcessEvents(0)
+	l := startLoopWith(t, Options{Signatures: g, SignatureBudget: time.Hour}, LoopOptions{ProcessEvents: q}, nil)
+	now := time.Now().UnixNano()
+	l.w.edit(func(fp *fakeProcs, _ *fakeSocks) { fp.add(812, 400, now, "slow", "/slow", "/slow") })
+	q.Put([]procevents.Event{fork(812, 400), execEv(812)})
+	l.waitStats(t, "the first exec held", func(st Stats, _ LoopStats) bool { return st.ProcessEvents == 1 })
+	l.w.edit(func(fp *fakeProcs, _ *fakeSocks) { fp.add(813, 400, now+1, "slow", "/slower", "/slower") })
+	q.Put([]procevents.Event{fork(813, 400), execEv(813)})
+	st, ls := l.waitStats(t, "the second exec read while the first is held", func(st Stats, _ LoopStats) bool { return st.ProcessEvents == 2 })
+	if ls.Batches != 1 { // the first poll's only
+		t.Fatalf("a held batch left: %+v", ls)
+	}
+	g.open.Store(true)
+	evs, _ := l.events(t, 2)
+	want := ecs.CodeSignature{Exists: true, Trusted: true, Status: "trusted", SigningID: "com.example.slow"}
+	for i, pid := range []int64{812, 813} {
+		ev := evs[i]
+		if ev.Process.PID != pid || ev.Process.CodeSignature != want || ev.Has&(csBits|parentBits) != csBits|parentBits || ev.Process.Hash.SHA256 != "ab" {
+			t.Fatalf("event %d: pid %d %+v", i, ev.Process.PID, ev.Process.CodeSignature)
+		}
+	}
+	if st.Signatures.PendingAtEmit != 0 {
+		t.Fatalf("%+v", st.Signatures)
+	}
+}
+
+// A verification that does not end within the budget: the batch leaves
+// without the fields, counted.
+func TestLoopReleasesHeldBatchAfterBudget(t *testing.T) {
+	g := &gateSignatures{}
+	q := NewProcessEvents(0)
+	l := startLoopWith(t, Options{Signatures: g, SignatureBudget: time.Millisecond}, LoopOptions{ProcessEvents: q}, nil)
+	l.w.edit(func(fp *fakeProcs, _ *fakeSocks) { fp.add(812, 400, time.Now().UnixNano(), "slow", "/slow", "/slow") })
+	q.Put([]procevents.Event{fork(812, 400), execEv(812)})
+	evs, _ := l.events(t, 1)
+	if ev := evs[0]; ev.Process.PID != 812 || ev.Process.CodeSignature != (ecs.CodeSignature{}) || ev.Has&(csBits|parentBits) != 0 {
+		t.Fatalf("%+v", ev.Process)
+	}
+	l.waitStats(t, "the count", func(st Stats, _ LoopStats) bool { return st.Signatures.PendingAtEmit == 1 })
 }
