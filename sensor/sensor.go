@@ -160,16 +160,13 @@ func (s *Sensor) eventID(seq int64) string {
 func (s *Sensor) SetExitEvents(on bool) { s.opt.ExitEvents = on }
 
 // SetSignatures replaces Options.Signatures and SignatureBudget (nil: off).
-// Every record is looked up again at its next event: a record made with the
-// old verifier holds its key, not its result. Call it only while no Loop
-// runs on the Sensor.
+// Every record is looked up again at its next event (not all at once: that
+// would overflow the verifier's queue). Call it only while no Loop runs on
+// the Sensor.
 func (s *Sensor) SetSignatures(sig Signatures, budget time.Duration) {
 	s.opt.Signatures, s.opt.SignatureBudget = sig, budget
 	for _, p := range s.info {
 		p.sig = sigRecord{}
-		if p.detailed && sig != nil {
-			s.lookupSignature(&p.sig, p.executable)
-		}
 	}
 }
 

@@ -46,6 +46,7 @@ const (
 type sigRecord struct {
 	state   uint8
 	retried bool // a Lookup was made again after an uncached result
+	dropped bool // final only for now: the verifier's queue was full
 	checked bool // cs.Exists and cs.Trusted are set (presence bits)
 	key     codesign.Key
 	cs      ecs.CodeSignature
@@ -94,6 +95,7 @@ func (s *Sensor) lookupSignature(r *sigRecord, path string) {
 // Mach-O.
 func (s *Sensor) setSignature(r *sigRecord, info *codesign.Info) {
 	r.state = sigFinal
+	r.dropped = info.Status == codesign.StatusDropped
 	r.sha256 = info.SHA256
 	r.cs = ecs.CodeSignature{}
 	r.checked = false
@@ -166,6 +168,14 @@ func (s *Sensor) signEvent(ev *ecs.Event, self *sigRecord, path string, parent *
 		return
 	}
 	w := sigWait{ev: ev, hash: hash}
+	// A record not looked up yet (made before SetSignatures) or refused by
+	// a full queue is looked up now.
+	if self != nil && (self.state == sigNone && path != "" || self.dropped) {
+		s.lookupSignature(self, path)
+	}
+	if parent != nil && (parent.state == sigNone && ppath != "" || parent.dropped) {
+		s.lookupSignature(parent, ppath)
+	}
 	if self != nil && self.state != sigNone {
 		if s.resolveSignature(self, path, 0) {
 			fillSignature(ev, self, hash)

@@ -674,3 +674,47 @@ func TestLoopReleasesHeldBatchAfterBudget(t *testing.T) {
 	}
 	l.waitStats(t, "the count", func(st Stats, _ LoopStats) bool { return st.Signatures.PendingAtEmit == 1 })
 }
+
+// droppingSignatures refuses the first n lookups (queue full), then
+// answers at once.
+type droppingSignatures struct{ n, lookups int }
+
+func (f *droppingSignatures) Lookup(string) (codesign.Info, codesign.Key, bool) {
+	f.lookups++
+	if f.lookups <= f.n {
+		return codesign.Info{Status: codesign.StatusDropped}, codesign.Key{}, false
+	}
+	return slowInfo, codesign.Key{}, true
+}
+
+func (f *droppingSignatures) Await(codesign.Key, time.Duration) (codesign.Info, bool) {
+	return codesign.Info{}, false
+}
+
+// A record refused by a full queue says so on its event and is looked up
+// again at its next one; SetSignatures makes every record look up again.
+func TestSignatureDroppedRetriedAndSetSignatures(t *testing.T) {
+	s, fp, fs, clk := newFixture()
+	f := &droppingSignatures{n: 4} // the process's and the shell's, at their read and again at the event
+	s.opt.Signatures = f
+	poll(t, s)
+	clk.t = t0.Add(time.Second)
+	fp.add(812, 400, t0.Add(500*time.Millisecond).UnixNano(), "x", "/x", "/x")
+	ev := byPID(poll(t, s), 812, "exec")
+	if ev == nil || ev.Process.CodeSignature != (ecs.CodeSignature{Status: codesign.StatusDropped}) || ev.Has&csBits != 0 {
+		t.Fatalf("%+v", ev)
+	}
+	clk.t = t0.Add(2 * time.Second)
+	fs.conns = append(fs.conns, conn(protoTCP, "192.168.1.10:52000", "93.184.216.34:443", socket.SynSent, 812))
+	net := byPID(poll(t, s), 812, "connection_attempted")
+	if net == nil || net.Process.CodeSignature.SigningID != "com.example.slow" || net.Has&csBits != csBits {
+		t.Fatalf("%+v", net)
+	}
+	g := &droppingSignatures{}
+	s.SetSignatures(g, 0)
+	clk.t = t0.Add(3 * time.Second)
+	fs.conns = append(fs.conns, conn(protoTCP, "192.168.1.10:52001", "93.184.216.34:443", socket.SynSent, 812))
+	if net := byPID(poll(t, s), 812, "connection_attempted"); net == nil || net.Process.CodeSignature.SigningID != "com.example.slow" || g.lookups != 1 {
+		t.Fatalf("after SetSignatures: %+v, %d lookups", net, g.lookups)
+	}
+}
