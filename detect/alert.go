@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"sort"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -335,24 +334,84 @@ func (a *Alert) appendJSON(dst []byte, evs []*ecs.Event, truncated bool) []byte 
 	return append(b, '}')
 }
 
-// processBits are the presence bits of the process.* typed fields.
-const processBits = ecs.HasPID | ecs.HasArgsCount | ecs.HasStart | ecs.HasArgsTruncated | ecs.HasParentPID
-
 // appendProcess writes the alert's top-level process: the full copy of the
 // triggering event's process (typed fields and every other process.* field
-// the event carries, such as process.code_signature), as Defend does.
+// the event carries, such as process.code_signature), as Defend does. It is
+// cut from the event's own encoding, so it is the same object as the one in
+// Events[] whatever fields the event struct gains.
 func appendProcess(b []byte, last *ecs.Event) []byte {
-	fs := last.Fields
-	lo := sort.Search(len(fs), func(i int) bool { return fs[i].Path >= "process." })
-	hi := sort.Search(len(fs), func(i int) bool { return fs[i].Path >= "process/" }) // '/' follows '.'
-	pe := ecs.Event{Process: last.Process, Has: last.Has & processBits, Fields: fs[lo:hi]}
-	start := len(b)
-	b = pe.AppendJSON(b) // {"process":{...}} or {}
-	if len(b)-start <= 2 {
-		return b[:start]
+	enc := last.AppendJSON(make([]byte, 0, 2048))
+	v := topLevelMember(enc, "process")
+	if v == nil {
+		return b
 	}
-	b[start] = ','
-	return b[:len(b)-1]
+	b = append(b, `,"process":`...)
+	return append(b, v...)
+}
+
+// topLevelMember returns the value of key in the JSON object obj (as
+// ecs.Event.AppendJSON writes it: valid, compact), or nil.
+func topLevelMember(obj []byte, key string) []byte {
+	i := 1 // after '{'
+	for i < len(obj) && obj[i] == '"' {
+		ks := i + 1
+		i = skipString(obj, i)
+		k := obj[ks : i-1]
+		i++ // ':'
+		vs := i
+		i = skipValue(obj, i)
+		if string(k) == key {
+			return obj[vs:i]
+		}
+		if i < len(obj) && obj[i] == ',' {
+			i++
+		}
+	}
+	return nil
+}
+
+// skipString returns the index after the string starting at obj[i] ('"').
+func skipString(obj []byte, i int) int {
+	for i++; i < len(obj); i++ {
+		switch obj[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(obj)
+}
+
+// skipValue returns the index after the value starting at obj[i].
+func skipValue(obj []byte, i int) int {
+	depth := 0
+	for i < len(obj) {
+		switch c := obj[i]; c {
+		case '"':
+			i = skipString(obj, i)
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return i
 }
 
 // appendResponses writes Responses[] as the endpoint package maps it.

@@ -378,3 +378,16 @@ func TestRuleset(t *testing.T) {
 		t.Error("an event query has no stages")
 	}
 }
+
+func TestTopLevelMember(t *testing.T) {
+	obj := []byte(`{"a":"x\"}{","process":{"args":["}",","],"n":{"m":[1,{"k":"\\"}]}},"z":1}`)
+	if got := string(topLevelMember(obj, "process")); got != `{"args":["}",","],"n":{"m":[1,{"k":"\\"}]}}` {
+		t.Errorf("process = %s", got)
+	}
+	if got := string(topLevelMember(obj, "z")); got != "1" {
+		t.Errorf("z = %s", got)
+	}
+	if topLevelMember(obj, "args") != nil || topLevelMember([]byte(`{}`), "process") != nil {
+		t.Error("found a member that is not at the top level")
+	}
+}

@@ -191,7 +191,28 @@ func (s *Sensor) LoopWith(ctx context.Context, opt LoopOptions, out chan<- Batch
 		}
 	}()
 
+	// Code signatures: the polls do not wait for verifications (that would
+	// delay the reads of other processes, which may exit meanwhile); a
+	// batch with events still waiting is held, with every batch after it
+	// (order and watermarks kept), until its results come or the budget
+	// passes (signature.go, holdSignatures).
+	var hold sigHold
+	if s.opt.Signatures != nil {
+		s.deferSigs = true
+		defer func() { s.deferSigs = false }()
+		hold.budget = s.signatureBudget()
+	}
+	defer hold.stop()
 	var buf []*ecs.Event
+	deliver := func(b Batch) {
+		select {
+		case out <- b:
+			s.loop.Batches++
+		default:
+			s.loop.DroppedBatch++
+			s.loop.DroppedEvents += uint64(len(b.Events))
+		}
+	}
 	send := func() {
 		b := Batch{Watermark: s.Watermark()}
 		if opt.Inbox != nil {
@@ -210,12 +231,11 @@ func (s *Sensor) LoopWith(ctx context.Context, opt LoopOptions, out chan<- Batch
 			b.Events = append([]*ecs.Event(nil), buf...)
 			clear(buf)
 		}
-		select {
-		case out <- b:
-			s.loop.Batches++
-		default:
-			s.loop.DroppedBatch++
-			s.loop.DroppedEvents += uint64(len(b.Events))
+		if s.deferSigs && (len(s.sigWaits) > 0 || len(hold.held) > 0) {
+			s.holdBatch(&hold, b)
+			s.releaseHeld(&hold, false, deliver)
+		} else {
+			deliver(b)
 		}
 		s.publish()
 	}
@@ -270,7 +290,7 @@ func (s *Sensor) LoopWith(ctx context.Context, opt LoopOptions, out chan<- Batch
 		s.pe.execReported = opt.ProcessEvents.execReported.Load()
 		peEvs, overrun, more = opt.ProcessEvents.take(peEvs[:0], n)
 		reads0 := s.pe.stats.Reads
-		buf = s.HandleProcessEvents(buf[:0], peEvs)
+		buf = s.handleProcessEvents(buf[:0], peEvs)
 		// Book the reads made, not the events taken: forks whose child
 		// is read at its exec, and parents already known, cost none.
 		peLim.takeN(now, int(s.pe.stats.Reads-reads0))
@@ -286,6 +306,9 @@ func (s *Sensor) LoopWith(ctx context.Context, opt LoopOptions, out chan<- Batch
 				}
 			}
 		}
+		// One budget for the batch: the reconcile's poll settled
+		// the events handled above with its own.
+		s.settleSignatures()
 		send()
 		if more {
 			// Come back after whatever else is ready.
@@ -308,7 +331,13 @@ func (s *Sensor) LoopWith(ctx context.Context, opt LoopOptions, out chan<- Batch
 				buf = buf[:0]
 				send()
 			}
+			s.releaseHeld(&hold, true, deliver)
+			s.publish()
 			return
+		case <-hold.c:
+			hold.c = nil
+			s.releaseHeld(&hold, false, deliver)
+			s.publish()
 		case <-procT.C:
 			if together {
 				poll(s.Poll, s.socks != nil, false)

@@ -97,7 +97,8 @@ func (s *Sensor) PollSockets(dst []*ecs.Event) ([]*ecs.Event, error) {
 	}
 	if len(s.fresh) > 0 {
 		s.stats.Refreshes++
-		if dst, err = s.PollProcesses(dst); err != nil {
+		if dst, err = s.pollProcesses(dst); err != nil {
+			s.settleSignatures()
 			return dst, err
 		}
 		snap = s.lastProcSnap
@@ -148,6 +149,7 @@ func (s *Sensor) PollSockets(dst []*ecs.Event) ([]*ecs.Event, error) {
 		}
 	}
 	s.lastSockSnap = snap
+	s.settleSignatures()
 	s.stats.LastSocketDur = s.opt.Now().Sub(t0)
 	return dst, nil
 }
@@ -185,6 +187,7 @@ func (s *Sensor) netEvent(k *connKey, st *connState, snap int64, end bool) *ecs.
 	}
 	if st.proc != nil {
 		s.fillProcess(ev, st.proc)
+		s.signEvent(ev, &st.proc.sig, st.proc.executable, nil, "", false)
 	} else {
 		ev.Process.PID = int64(k.owner)
 		ev.Has |= ecs.HasPID

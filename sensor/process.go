@@ -29,6 +29,7 @@ type process struct {
 	commandLine string
 	cwd         string
 	truncated   bool
+	sig         sigRecord // its executable's code signature (signature.go)
 
 	// pending: known to the sensor (a process event's fork) but its start
 	// event not sent yet; it goes out at its exec, or at the next poll
@@ -53,6 +54,7 @@ type parentRef struct {
 	executable  string
 	args        []string
 	commandLine string
+	sig         sigRecord
 }
 
 // EntityID derives process.entity_id from the host id, the pid and the
@@ -71,8 +73,15 @@ func EntityID(hostID string, pid int32, start int64) string {
 // PollProcesses lists the process table, diffs it against the previous
 // snapshot and appends an exec event for every new process (and every
 // same-pid exec) to dst. The first poll only learns the table unless
-// Options.EmitExisting is set.
+// Options.EmitExisting is set. With Options.Signatures it waits, at most
+// the budget, for the verifications its events need.
 func (s *Sensor) PollProcesses(dst []*ecs.Event) ([]*ecs.Event, error) {
+	dst, err := s.pollProcesses(dst)
+	s.settleSignatures()
+	return dst, err
+}
+
+func (s *Sensor) pollProcesses(dst []*ecs.Event) ([]*ecs.Event, error) {
 	t0 := s.opt.Now()
 	snap := t0.UnixNano()
 	cur, err := s.procs.List(s.cur[:0])
@@ -235,6 +244,7 @@ func (s *Sensor) detail(p *process) bool {
 	p.args = d.Args
 	p.truncated = d.ArgsTruncated
 	p.commandLine = strings.Join(d.Args, " ")
+	s.lookupSignature(&p.sig, p.executable)
 	return true
 }
 
@@ -330,8 +340,11 @@ func (s *Sensor) fillProcessFull(ev *ecs.Event, p *process) {
 	if parent != nil && p.parent != nil && (parent.pid != p.parent.pid || parent.start != p.parent.start) {
 		parent = nil // not the process that forked p: use the copy
 	}
+	var psig *sigRecord
+	var ppath string
 	switch {
 	case parent != nil && s.detail(parent):
+		psig, ppath = &parent.sig, parent.executable
 		ev.Process.Parent = ecs.Parent{
 			PID:         int64(parent.pid),
 			EntityID:    parent.entityID,
@@ -342,6 +355,7 @@ func (s *Sensor) fillProcessFull(ev *ecs.Event, p *process) {
 		}
 		ev.Has |= ecs.HasParentPID
 	case p.parent != nil:
+		psig, ppath = &p.parent.sig, p.parent.executable
 		ev.Process.Parent = ecs.Parent{
 			PID:         int64(p.parent.pid),
 			EntityID:    p.parent.entityID,
@@ -363,6 +377,7 @@ func (s *Sensor) fillProcessFull(ev *ecs.Event, p *process) {
 		ev.Process.Parent.ArgsCount = int64(len(ev.Process.Parent.Args))
 		ev.Has |= ecs.HasParentArgsCount
 	}
+	s.signEvent(ev, &p.sig, p.executable, psig, ppath, true)
 }
 
 // fillProcess sets the process.* identity fields and user.* of ev.

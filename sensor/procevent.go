@@ -220,8 +220,15 @@ type pidWant struct {
 // process: an end event with exit_events, and a pending child is dropped.
 //
 // The watermark is not moved: every event made here is stamped no earlier
-// than the last process snapshot.
+// than the last process snapshot. With Options.Signatures it waits, at most
+// the budget, for the verifications its events need.
 func (s *Sensor) HandleProcessEvents(dst []*ecs.Event, evs []procevents.Event) []*ecs.Event {
+	dst = s.handleProcessEvents(dst, evs)
+	s.settleSignatures()
+	return dst
+}
+
+func (s *Sensor) handleProcessEvents(dst []*ecs.Event, evs []procevents.Event) []*ecs.Event {
 	pe := &s.pe
 	if pe.index == nil {
 		pe.index = make(map[int32]int)
@@ -474,7 +481,7 @@ func (s *Sensor) adopt(child *process, ppid int32) {
 		name = processName("", par.comm) // gone: what the table gave
 	}
 	child.parent = &parentRef{pid: par.pid, start: par.start, entityID: par.entityID, name: name,
-		executable: par.executable, args: par.args, commandLine: par.commandLine}
+		executable: par.executable, args: par.args, commandLine: par.commandLine, sig: par.sig}
 	child.ppid = par.pid
 }
 

@@ -48,6 +48,16 @@ type Options struct {
 	// IDNonce, if not zero, is the first half of every event.id; zero
 	// means a random one per Sensor.
 	IDNonce uint64
+	// Signatures, if not nil, verifies the executable of every process
+	// record (codesign.Cache fits): exec and end events carry
+	// process.code_signature.*, process.hash.sha256 and
+	// process.parent.code_signature.*, network events the owner's
+	// process.code_signature.* (signature.go). nil: none of these fields.
+	Signatures Signatures
+	// SignatureBudget is the most a poll waits, in total, for pending
+	// verifications before emitting its events without them;
+	// DefaultSignatureBudget when 0, no wait when negative.
+	SignatureBudget time.Duration
 }
 
 // Stats counts what the sensor has done. All fields only grow except
@@ -67,6 +77,7 @@ type Stats struct {
 	Connections    int
 	LastProcessDur time.Duration
 	LastSocketDur  time.Duration
+	Signatures     SignatureStats
 }
 
 // Sensor turns successive snapshots of the process and socket tables into
@@ -99,6 +110,9 @@ type Sensor struct {
 	lastProcSnap int64 // Unix ns of the last process snapshot
 	lastSockSnap int64 // Unix ns of the last socket snapshot
 	users        map[uint32]string
+	sig          SignatureStats
+	sigWaits     []sigWait // events of this poll waiting for a verification
+	deferSigs    bool      // a Loop runs: it holds batches instead of waiting
 	stats        Stats
 	loop         LoopStats
 	pub          publishedStats
@@ -145,11 +159,23 @@ func (s *Sensor) eventID(seq int64) string {
 // (Options.ExitEvents). Call it only while no Loop runs on the Sensor.
 func (s *Sensor) SetExitEvents(on bool) { s.opt.ExitEvents = on }
 
+// SetSignatures replaces Options.Signatures and SignatureBudget (nil: off).
+// Every record is looked up again at its next event (not all at once: that
+// would overflow the verifier's queue). Call it only while no Loop runs on
+// the Sensor.
+func (s *Sensor) SetSignatures(sig Signatures, budget time.Duration) {
+	s.opt.Signatures, s.opt.SignatureBudget = sig, budget
+	for _, p := range s.info {
+		p.sig = sigRecord{}
+	}
+}
+
 // Stats returns the counters.
 func (s *Sensor) Stats() Stats {
 	st := s.stats
 	st.Processes = len(s.prev)
 	st.Connections = len(s.conns)
+	st.Signatures = s.sig
 	return st
 }
 

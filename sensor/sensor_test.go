@@ -89,7 +89,7 @@ func newFixture() (*Sensor, *fakeProcs, *fakeSocks, *clock) {
 	return s, fp, fs, clk
 }
 
-func poll(t *testing.T, s *Sensor) []*ecs.Event {
+func poll(t testing.TB, s *Sensor) []*ecs.Event {
 	t.Helper()
 	evs, err := s.Poll(nil)
 	if err != nil {

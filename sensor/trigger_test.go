@@ -239,6 +239,13 @@ const loopDeadline = 10 * time.Second
 // poll, only triggers and the inbox make the Loop do anything.
 func startLoop(t *testing.T, opt LoopOptions, prepare func(w *loopWorld)) *runningLoop {
 	t.Helper()
+	return startLoopWith(t, Options{}, opt, prepare)
+}
+
+// startLoopWith is startLoop with sensor options (Host, Agent and Now are
+// the fixture's).
+func startLoopWith(t *testing.T, sopt Options, opt LoopOptions, prepare func(w *loopWorld)) *runningLoop {
+	t.Helper()
 	w := &loopWorld{fp: &fakeProcs{details: map[int32]proc.Details{}, gone: map[int32]bool{}}, fs: &fakeSocks{}}
 	old := time.Now().Add(-time.Hour).UnixNano()
 	w.fp.add(1, 0, old, "launchd", "/sbin/launchd", "/sbin/launchd")
@@ -248,7 +255,8 @@ func startLoop(t *testing.T, opt LoopOptions, prepare func(w *loopWorld)) *runni
 	}
 	info := host.Info{ID: "8E1B0A8E-2F0C-4E57-A3A4-0D2C9E1B7F10", Hostname: "mac-01", Name: "mac-01", Architecture: "arm64"}
 	info.OS.Type = "macos"
-	s := New(worldProcs{w}, worldSocks{w}, Options{Host: info, Agent: ecs.Agent{Type: "macsensor", Version: "test"}})
+	sopt.Host, sopt.Agent, sopt.Now = info, ecs.Agent{Type: "macsensor", Version: "test"}, nil
+	s := New(worldProcs{w}, worldSocks{w}, sopt)
 	if opt.ProcessEvery == 0 {
 		opt.ProcessEvery, opt.SocketEvery = time.Hour, time.Hour
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/macsensor/macsensor/internal/rootfile"
+	"github.com/macsensor/macsensor/sensor"
 	"github.com/macsensor/macsensor/sensor/files"
 	"github.com/macsensor/macsensor/sensor/reload"
 )
@@ -48,6 +49,10 @@ type SensorConfig struct {
 	QueuePolls      int      `toml:"queue_polls"`
 	ProcessEvents   bool     `toml:"process_events"`
 	ExitEvents      bool     `toml:"exit_events"`
+	// Code signatures of executables (docs/CODESIGN.md).
+	CodeSignatures           bool     `toml:"code_signatures"`
+	CodeSignatureMaxFileSize Size     `toml:"code_signature_max_file_size"`
+	CodeSignatureBudget      Duration `toml:"code_signature_budget"`
 }
 
 // CaptureConfig is the [capture] table: the optional packet capture of
@@ -193,6 +198,10 @@ func defaultConfig(goos, stateDir string) Config {
 			SocketInterval:  Duration(time.Second),
 			QueuePolls:      1024,
 			ProcessEvents:   true,
+
+			CodeSignatures:           true,
+			CodeSignatureMaxFileSize: 256 << 20,
+			CodeSignatureBudget:      Duration(sensor.DefaultSignatureBudget),
 		},
 		Rules: RulesConfig{Builtin: true, MaxPending: 10000},
 		Alerts: LogConfig{
@@ -299,6 +308,10 @@ func (c *Config) validate(source string) error {
 		return bad("sensor.socket_interval", "must be between 10ms and 1h, not %s", time.Duration(c.Sensor.SocketInterval))
 	case c.Sensor.QueuePolls < 1 || c.Sensor.QueuePolls > 1<<20:
 		return bad("sensor.queue_polls", "must be between 1 and 1048576, not %d", c.Sensor.QueuePolls)
+	case c.Sensor.CodeSignatureMaxFileSize < 1<<20 || c.Sensor.CodeSignatureMaxFileSize > 16<<30:
+		return bad("sensor.code_signature_max_file_size", "must be between 1MiB and 16GiB, not %d bytes", c.Sensor.CodeSignatureMaxFileSize)
+	case c.Sensor.CodeSignatureBudget < 0 || c.Sensor.CodeSignatureBudget > Duration(time.Second):
+		return bad("sensor.code_signature_budget", "must be between 0 (no wait) and 1s, not %s", time.Duration(c.Sensor.CodeSignatureBudget))
 	case c.Rules.MaxPending < 1:
 		return bad("rules.max_pending", "must be at least 1, not %d", c.Rules.MaxPending)
 	case c.Status.Interval < Duration(100*time.Millisecond):

@@ -10,6 +10,7 @@ import (
 
 	"github.com/macsensor/macsensor/detect"
 	"github.com/macsensor/macsensor/launchd"
+	"github.com/macsensor/macsensor/sensor"
 )
 
 func writeFile(t *testing.T, dir, name, text string) string {
@@ -98,6 +99,11 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"[capture]\ninterfaces = [\"../en0\"]\n", "capture.interfaces"},
 		{"[capture]\ninterfaces = \"en0\"\n", "capture.interfaces"},
 		{"[sensor\n", "m.toml:2: expected"},
+		{"[sensor]\ncode_signatures = \"yes\"\n", "sensor.code_signatures"},
+		{"[sensor]\ncode_signature_max_file_size = \"512KiB\"\n", "sensor.code_signature_max_file_size: must be between 1MiB and 16GiB, not 524288 bytes"},
+		{"[sensor]\ncode_signature_max_file_size = \"32GiB\"\n", "sensor.code_signature_max_file_size: must be between 1MiB and 16GiB"},
+		{"[sensor]\ncode_signature_budget = \"2s\"\n", "sensor.code_signature_budget: must be between 0 (no wait) and 1s, not 2s"},
+		{"[sensor]\ncode_signature_budget = \"-1ms\"\n", "sensor.code_signature_budget: must be between 0 (no wait) and 1s"},
 	}
 	for _, tc := range cases {
 		dir := t.TempDir()
@@ -297,5 +303,38 @@ func TestDocumentedProfile(t *testing.T) {
 	}
 	if c.Rules.Exceptions != "/Library/macsensor/exceptions.toml" || c.Alerts.MaxSize != 64<<20 || c.Log.Level != "info" {
 		t.Fatalf("effective config %+v", c)
+	}
+}
+
+// Code signatures are on by default, with a 256 MiB file limit and the
+// sensor's default budget; 0 means no wait.
+func TestCodeSignatureConfig(t *testing.T) {
+	c := defaultConfig("darwin", "")
+	if !c.Sensor.CodeSignatures || c.Sensor.CodeSignatureMaxFileSize != 256<<20 || time.Duration(c.Sensor.CodeSignatureBudget) != 50*time.Millisecond {
+		t.Fatalf("defaults %+v", c.Sensor)
+	}
+	dir := t.TempDir()
+	p := writeFile(t, dir, "m.toml", "[sensor]\ncode_signatures = false\ncode_signature_max_file_size = \"64MiB\"\ncode_signature_budget = \"0s\"\n")
+	c, _, err := loadConfig("linux", dir, p, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sensor.CodeSignatures || c.Sensor.CodeSignatureMaxFileSize != 64<<20 || c.Sensor.CodeSignatureBudget != 0 {
+		t.Fatalf("%+v", c.Sensor)
+	}
+	if s := openSignatures(c.Sensor); s.sensorSignatures() != nil {
+		t.Fatal("code_signatures = false opened a cache")
+	}
+	c.Sensor.CodeSignatures = true
+	s := openSignatures(c.Sensor)
+	defer s.close()
+	if s.sensorSignatures() == nil || s.budget >= 0 {
+		t.Fatalf("%+v", s)
+	}
+	if st := s.status(sensor.SignatureStats{PendingAtEmit: 3}); st.State != "on" || st.PendingAtEmit != 3 {
+		t.Fatalf("%+v", st)
+	}
+	if !signaturesChanged(defaultConfig("darwin", "").Sensor, c.Sensor) {
+		t.Fatal("change not seen")
 	}
 }

@@ -450,9 +450,14 @@ func TestE2EExecAfterDisconnectNoAlert(t *testing.T) {
 	})
 	auto := e.spawn("automator", "wait")
 	start := d.waitEvent("exec of automator", func(ev *e2eEvent) bool { return ev.isExec(auto.pid, "automator") })
-	if !start.Timestamp.After(disc.Timestamp) {
-		t.Errorf("the automator's exec is stamped %s, not after the disconnect (%s) the daemon saw before the automator was started",
-			start.Timestamp.Format(time.RFC3339Nano), disc.Timestamp.Format(time.RFC3339Nano))
+	// The engine orders by (@timestamp, event.sequence). Linux start times
+	// have clock-tick (10 ms) resolution, so the exec may carry the same
+	// timestamp as the disconnect (the watermark clamps it to that poll's
+	// snapshot time): its sequence must then be the later one.
+	if start.Timestamp.Before(disc.Timestamp) ||
+		(start.Timestamp.Equal(disc.Timestamp) && start.Event.Sequence <= disc.Event.Sequence) {
+		t.Errorf("the automator's exec (%s, sequence %d) does not sort after the disconnect (%s, sequence %d) the daemon saw before the automator was started",
+			start.Timestamp.Format(time.RFC3339Nano), start.Event.Sequence, disc.Timestamp.Format(time.RFC3339Nano), disc.Event.Sequence)
 	}
 	assertNoAlerts(t, d)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -30,8 +31,9 @@ func cmdEvents(args []string, stdout, stderr io.Writer) int {
 	existing := fs.Bool("existing", false, "also emit a start event (already_running) for every process already running")
 	procEvents := fs.Bool("process-events", true, "read each process the moment the kernel reports its exec (needs root on Linux); polling alone when false or unavailable")
 	exits := fs.Bool("exits", false, "also emit an end event when a process exits")
+	signatures := fs.Bool("code-signatures", true, "verify executables' code signatures and hash them (process.code_signature.*, process.hash.sha256), as the daemon does")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: macsensor events [--interval DUR] [--count N] [--existing] [--process-events=false] [--exits]")
+		fmt.Fprintln(stderr, "usage: macsensor events [--interval DUR] [--count N] [--existing] [--process-events=false] [--exits] [--code-signatures=false]")
 		fmt.Fprintln(stderr, "\nPolls the kernel's process and socket tables, and follows the kernel's process")
 		fmt.Fprintln(stderr, "events, and prints each new process start and network connection as one ECS")
 		fmt.Fprintln(stderr, "JSON line. Run it as root to see every process's arguments and sockets.")
@@ -44,7 +46,12 @@ func cmdEvents(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	s, closeFn, err := openSensor(sensor.Options{EmitExisting: *existing, ExitEvents: *exits})
+	sc := defaultConfig(runtime.GOOS, "").Sensor
+	sc.CodeSignatures = *signatures
+	sigs := openSignatures(sc)
+	defer sigs.close()
+	s, closeFn, err := openSensor(sensor.Options{EmitExisting: *existing, ExitEvents: *exits,
+		Signatures: sigs.sensorSignatures(), SignatureBudget: sigs.budget})
 	if err != nil {
 		fmt.Fprintln(stderr, "macsensor events:", err)
 		return 1

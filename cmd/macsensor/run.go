@@ -94,6 +94,7 @@ type daemon struct {
 	reloads  uint64             // reloads run (SIGHUP or changed files)
 	extra    []byte             // the alert's macsensor members (the workflow)
 	killer   *respond.Killer    // kill_process (respond.go); nil until first used
+	sigs     signatureState     // the code-signature cache (signatures.go)
 
 	live     *detect.Live
 	ruleErrs []string
@@ -129,8 +130,11 @@ func newDaemon(f runFlags, log zerolog.Logger, open sensorOpener) (*daemon, erro
 			return nil, err
 		}
 	}
-	d.sensor, d.closeSrc, err = open(sensor.Options{EmitExisting: cfg.Sensor.EmitExisting, ExitEvents: cfg.Sensor.ExitEvents})
+	d.sigs = openSignatures(cfg.Sensor)
+	d.sensor, d.closeSrc, err = open(sensor.Options{EmitExisting: cfg.Sensor.EmitExisting, ExitEvents: cfg.Sensor.ExitEvents,
+		Signatures: d.sigs.sensorSignatures(), SignatureBudget: d.sigs.budget})
 	if err != nil {
+		d.sigs.close()
 		d.stopSinks()
 		return nil, err
 	}
@@ -350,9 +354,16 @@ func (d *daemon) reload() {
 	captureChanged := !old.Capture.equal(cfg.Capture)
 	peChanged := old.Sensor.ProcessEvents != cfg.Sensor.ProcessEvents
 	filesChanged := !old.Files.equal(cfg.Files)
-	if captureChanged || peChanged || filesChanged || old.Sensor.ExitEvents != cfg.Sensor.ExitEvents ||
+	sigChanged := signaturesChanged(old.Sensor, cfg.Sensor)
+	if captureChanged || peChanged || filesChanged || sigChanged || old.Sensor.ExitEvents != cfg.Sensor.ExitEvents ||
 		old.Sensor.ProcessInterval != cfg.Sensor.ProcessInterval || old.Sensor.SocketInterval != cfg.Sensor.SocketInterval {
 		d.stopPolling()
+		if sigChanged {
+			old := d.sigs
+			d.sigs = openSignatures(cfg.Sensor)
+			d.sensor.SetSignatures(d.sigs.sensorSignatures(), d.sigs.budget)
+			old.close()
+		}
 		if captureChanged {
 			d.capture.stop()
 			d.capture = startCapture(cfg.Capture, d.log)
@@ -429,6 +440,7 @@ func (d *daemon) shutdown() int {
 	}
 	d.live.Flush()
 	d.stopSinks()
+	d.sigs.close()
 	d.closeSrc()
 	d.writeStatus()
 	d.log.Info().Msg("stopped")

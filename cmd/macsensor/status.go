@@ -44,6 +44,8 @@ type Status struct {
 	ProcessEvents *StatusProcessEvents `json:"process_events"`
 	Files         *StatusFiles         `json:"files,omitempty"` // only when [files] enabled
 	Reload        StatusReload         `json:"reload"`
+	// CodeSignatures: the verification of executables (signatures.go).
+	CodeSignatures *StatusCodeSignatures `json:"code_signatures,omitempty"`
 }
 
 // StatusPolls counts polls and gives the last one's duration.
@@ -117,6 +119,8 @@ func (d *daemon) status() Status {
 	}
 	st.Capture = d.capture.status(ls)
 	st.ProcessEvents = d.procEv.status(ls)
+	st.CodeSignatures = d.sigs.status(ss.Signatures)
+	st.Drops["code_signature_queue"] = st.CodeSignatures.Dropped
 	st.Events["process_end"] = ss.ExitEvents
 	st.Drops["process_events_queue"] = st.ProcessEvents.Drops.Queue
 	st.Drops["process_events_kernel"] = st.ProcessEvents.Drops.Kernel
@@ -271,6 +275,14 @@ func printStatus(w io.Writer, st *Status) {
 				c.TriggeredPolls, c.TriggerDeferred, c.DelayP50MS, c.DelayP99MS, c.DelayMaxMS)
 			fmt.Fprintf(tw, "\t  dns: %d events, %d dropped; %d destinations named; cache %d entries, %d hits, %d misses\n",
 				c.DNSEvents, c.DNSDropped, c.Named, c.CacheEntries, c.CacheHits, c.CacheMisses)
+		}
+	}
+	if cs := st.CodeSignatures; cs != nil {
+		if cs.State == "on" {
+			fmt.Fprintf(tw, "code signatures\ton: %d hits, %d misses, %d verified (%d MB, %.0f ms), %d pending at emit, %d too large, %d changed, %d dropped, %d cached\n",
+				cs.Hits, cs.Misses, cs.Verified, cs.BytesRead>>20, cs.VerifyMS, cs.PendingAtEmit, cs.TooLarge, cs.Changed, cs.Dropped, cs.Entries)
+		} else {
+			fmt.Fprintf(tw, "code signatures\toff (code_signatures = false)\n")
 		}
 	}
 	if pe := st.ProcessEvents; pe != nil {

@@ -199,6 +199,14 @@ func (s *Source) Cache() *Cache { return s.cache }
 // may be called once. Cancelling ctx stops the reads (on macOS within
 // 250 ms, the read timeout) but does not close the Source: call Close.
 func (s *Source) Run(ctx context.Context, syn func(SYN), dns func(*DNS)) error {
+	return s.RunTap(ctx, syn, dns, nil)
+}
+
+// RunTap is Run with a tap: tap (when not nil) sees every frame read, on the
+// reader goroutine, before it is decoded and dispatched. Like the callbacks
+// it must not block. It exists for the doctor, which records the frames of
+// its checks; the daemon calls Run.
+func (s *Source) RunTap(ctx context.Context, syn func(SYN), dns func(*DNS), tap func(Frame)) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("capture: Run called twice")
 	}
@@ -216,7 +224,7 @@ func (s *Source) Run(ctx context.Context, syn func(SYN), dns func(*DNS)) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.readLoop(ctx, f, syn, dns)
+			s.readLoop(ctx, f, syn, dns, tap)
 		}()
 	}
 	wg.Wait()
@@ -226,9 +234,14 @@ func (s *Source) Run(ctx context.Context, syn func(SYN), dns func(*DNS)) error {
 // readLoop reads one interface until ctx is done or the Source closes. A
 // read error is counted and retried with a growing delay (an interface
 // that went down comes back).
-func (s *Source) readLoop(ctx context.Context, f *iface, syn func(SYN), dns func(*DNS)) {
+func (s *Source) readLoop(ctx context.Context, f *iface, syn func(SYN), dns func(*DNS), tap func(Frame)) {
 	var dec Decoded
-	fn := func(frame []byte, ts int64) { s.dispatch(f, &dec, frame, ts, syn, dns) }
+	fn := func(frame []byte, ts int64) {
+		if tap != nil {
+			tap(Frame{Interface: f.name, LinkType: f.link, Time: ts, Data: frame})
+		}
+		s.dispatch(f, &dec, frame, ts, syn, dns)
+	}
 	backoff := 10 * time.Millisecond
 	for {
 		err := f.h.read(fn)

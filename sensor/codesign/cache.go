@@ -196,28 +196,45 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 
 // Await waits up to timeout for the result of a file Lookup queued; it
 // returns the cached result and true, or false when the timeout passed
-// first or the verification did not give a result to cache (the file
-// changed while read: look it up again).
+// first (Status StatusPending), or when the verification gave no result to
+// cache: then the Info is the worker's (StatusChanged, StatusNotFound, …)
+// if the wait saw it finish, or empty (Status "") when the key is unknown
+// (never queued, evicted, or finished uncached before the call: look the
+// path up again). A timeout <= 0 does not wait: it reports whether the
+// result is there now.
 func (c *Cache) Await(k Key, timeout time.Duration) (Info, bool) {
 	c.mu.Lock()
 	e := c.m[k]
+	if e != nil && !e.pending {
+		c.lru.MoveToFront(e.elem)
+		info := e.info
+		c.mu.Unlock()
+		return info, true
+	}
 	c.mu.Unlock()
 	if e == nil {
 		return Info{}, false
 	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
 	select {
 	case <-e.done:
-	case <-t.C:
-		return pendingInfo, false
+	default:
+		if timeout <= 0 {
+			return pendingInfo, false
+		}
+		t := time.NewTimer(timeout)
+		select {
+		case <-e.done:
+			t.Stop()
+		case <-t.C:
+			return pendingInfo, false
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cur := c.m[k]; cur == e && !e.pending {
 		return e.info, true
 	}
-	return Info{}, false
+	return e.info, false
 }
 
 // storeLocked adds a final entry and evicts the least recently used ones
@@ -244,8 +261,8 @@ func (c *Cache) work() {
 		c.verifyNanos.Add(uint64(d))
 		c.lastVerify.Store(uint64(d))
 		c.mu.Lock()
+		j.e.info = info // what Await reports, cached or not
 		if cache {
-			j.e.info = info
 			c.storeLocked(j.e)
 		} else if c.m[j.key] == j.e {
 			delete(c.m, j.key)

@@ -231,3 +231,66 @@ func TestCacheHitAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per hit", n)
 	}
 }
+
+// A file that is not Mach-O (an ELF executable, as every Linux process
+// runs) is hashed and judged "bad format", with MachO false: the sensor
+// then emits process.hash.sha256 and no code_signature. A malformed Mach-O
+// keeps MachO true.
+func TestVerifyMachOFlag(t *testing.T) {
+	elf := make([]byte, 4096)
+	copy(elf, "\x7fELF\x02\x01\x01")
+	dir := t.TempDir()
+	p := filepath.Join(dir, "elf")
+	if err := os.WriteFile(p, elf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got := VerifyFile(p, Options{Arch: "arm64"})
+	if got.MachO || !got.Checked || got.Exists || got.Status != StatusBadFormat || got.SHA256 != "2f190370e01271f4823d8bee679192a7f930c30c3066cac44f8b9de1f93bec5b" {
+		t.Fatalf("ELF: %+v", got)
+	}
+	mach := make([]byte, 4096)
+	copy(mach, "\xcf\xfa\xed\xfe\x0c\x00\x00\x01") // mach_header_64, arm64
+	mach[20] = 0xff                                // sizeofcmds past the file
+	mach[21] = 0xff
+	if err := os.WriteFile(p, mach, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got = VerifyFile(p, Options{Arch: "arm64"})
+	if !got.MachO || !got.Checked || got.Status != StatusBadFormat {
+		t.Fatalf("malformed Mach-O: %+v", got)
+	}
+	got = VerifyFile(fixture.BuildGo(t, "amd64", "u"), Options{Arch: "amd64"})
+	if !got.MachO || got.Status != StatusUnsigned {
+		t.Fatalf("unsigned Mach-O: %+v", got)
+	}
+}
+
+// Await with no timeout reports without waiting; after a verification
+// that was not cached, a waiter that saw it finish gets the worker's
+// status, and a later caller an empty Info.
+func TestAwaitNoWaitAndUncached(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	copyFile(t, fixture.BuildGo(t, "amd64", "x"), bin)
+	c := NewCache(CacheOptions{Verify: Options{Arch: "amd64"}})
+	defer c.Close()
+	hold := make(chan struct{})
+	var once sync.Once
+	c.testOpened = func(string) { once.Do(func() { <-hold; appendTo(t, bin) }) }
+	_, k, _ := c.Lookup(bin)
+	if got, ok := c.Await(k, 0); ok || got.Status != StatusPending {
+		t.Fatalf("Await(0) while the worker reads: %v %+v", ok, got)
+	}
+	close(hold)
+	if got, ok := c.Await(k, 30*time.Second); ok || got.Status != StatusChanged {
+		t.Fatalf("Await of a file changed while read: %v %+v", ok, got)
+	}
+	if got, ok := c.Await(k, 0); ok || got.Status != "" {
+		t.Fatalf("Await after the uncached result: %v %+v", ok, got)
+	}
+	_, k2, _ := c.Lookup(bin)
+	await(t, c, k2)
+	if got, ok := c.Await(k2, 0); !ok || got.Status != StatusUnsigned {
+		t.Fatalf("Await(0) of a cached result: %v %+v", ok, got)
+	}
+}

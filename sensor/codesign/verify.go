@@ -34,6 +34,10 @@ type Info struct {
 	// Trusted mean something. False for files it did not judge (pending,
 	// too large, changed while read, unreadable): then only Status is set.
 	Checked bool
+	// MachO is true when the file is a Mach-O (thin or universal): what
+	// code_signature describes. False for anything else (an ELF
+	// executable on Linux, a script) and for files not read.
+	MachO   bool
 	Exists  bool // a code signature is present (ad-hoc included)
 	Trusted bool // every check in the package doc passed
 	Status  string
@@ -127,6 +131,7 @@ func Verify(r io.ReaderAt, size int64, opt Options) Info {
 		return info
 	}
 	ss, err := slices(r, size)
+	info.MachO = err == nil || !errors.Is(err, errNotMachO) && (errors.Is(err, errMalformed) || errors.Is(err, errTruncated))
 	if err != nil {
 		if errors.Is(err, errTruncated) {
 			// LC_CODE_SIGNATURE names bytes the file does not have.

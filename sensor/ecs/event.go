@@ -97,6 +97,11 @@ type Process struct {
 	// command_line were cut to fit (HasArgsTruncated).
 	ArgsTruncated bool   `ecs:"Ext.command_line_truncated,has=ArgsTruncated"`
 	Parent        Parent `ecs:"parent"`
+	// CodeSignature and Hash describe the executable (sensor/codesign):
+	// set on the process and network events of a process whose
+	// executable was verified (Hash on process events only).
+	CodeSignature CodeSignature `ecs:"code_signature"`
+	Hash          Hash          `ecs:"hash"`
 	// ExitCode is set on end events when the kernel gave the exit status.
 	ExitCode      int64         `ecs:"exit_code,has=ExitCode"`
 	GroupLeader   GroupLeader   `ecs:"group_leader"`
@@ -124,6 +129,28 @@ type Parent struct {
 	Args        []string `ecs:"args"`
 	ArgsCount   int64    `ecs:"args_count,has=ParentArgsCount"`
 	CommandLine string   `ecs:"command_line"`
+	// CodeSignature is the parent's executable's, as its own events carry it.
+	CodeSignature CodeSignature `ecs:"code_signature"`
+}
+
+// CodeSignature is the ECS code_signature.* field set of an executable, as
+// Elastic Defend fills it on macOS (sensor/codesign says how each field is
+// computed). Exists and Trusted have presence bits
+// (HasProcessCodeSignatureExists, HasProcessParentCodeSignatureTrusted, ...):
+// they are set only when the file was judged, never on a file the sensor did
+// not read.
+type CodeSignature struct {
+	Exists      bool   `ecs:"exists"`
+	Trusted     bool   `ecs:"trusted"`
+	Status      string `ecs:"status"`
+	SigningID   string `ecs:"signing_id"`
+	TeamID      string `ecs:"team_id"`
+	SubjectName string `ecs:"subject_name"`
+}
+
+// Hash is the ECS hash.* field set of a file.
+type Hash struct {
+	SHA256 string `ecs:"sha256"`
 }
 
 // User is the ECS user.* field set.

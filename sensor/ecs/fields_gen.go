@@ -7,20 +7,24 @@ import "unsafe"
 
 // The presence bits, one per numeric or boolean typed field.
 const (
-	HasTimestamp        Presence = 1 << iota // @timestamp
-	HasCreated                               // event.created
-	HasSequence                              // event.sequence
-	HasPID                                   // process.pid
-	HasArgsCount                             // process.args_count
-	HasStart                                 // process.start
-	HasArgsTruncated                         // process.Ext.command_line_truncated
-	HasParentPID                             // process.parent.pid
-	HasParentArgsCount                       // process.parent.args_count
-	HasExitCode                              // process.exit_code
-	HasGroupLeaderPID                        // process.group_leader.pid
-	HasSessionLeaderPID                      // process.session_leader.pid
-	HasSourcePort                            // source.port
-	HasDestinationPort                       // destination.port
+	HasTimestamp                         Presence = 1 << iota // @timestamp
+	HasCreated                                                // event.created
+	HasSequence                                               // event.sequence
+	HasPID                                                    // process.pid
+	HasArgsCount                                              // process.args_count
+	HasStart                                                  // process.start
+	HasArgsTruncated                                          // process.Ext.command_line_truncated
+	HasParentPID                                              // process.parent.pid
+	HasParentArgsCount                                        // process.parent.args_count
+	HasProcessParentCodeSignatureExists                       // process.parent.code_signature.exists
+	HasProcessParentCodeSignatureTrusted                      // process.parent.code_signature.trusted
+	HasProcessCodeSignatureExists                             // process.code_signature.exists
+	HasProcessCodeSignatureTrusted                            // process.code_signature.trusted
+	HasExitCode                                               // process.exit_code
+	HasGroupLeaderPID                                         // process.group_leader.pid
+	HasSessionLeaderPID                                       // process.session_leader.pid
+	HasSourcePort                                             // source.port
+	HasDestinationPort                                        // destination.port
 )
 
 // The slot ids, in the order of the slots table.
@@ -68,6 +72,19 @@ const (
 	sProcessParentArgs
 	sProcessParentArgsCount
 	sProcessParentCommandLine
+	sProcessParentCodeSignatureExists
+	sProcessParentCodeSignatureTrusted
+	sProcessParentCodeSignatureStatus
+	sProcessParentCodeSignatureSigningID
+	sProcessParentCodeSignatureTeamID
+	sProcessParentCodeSignatureSubjectName
+	sProcessCodeSignatureExists
+	sProcessCodeSignatureTrusted
+	sProcessCodeSignatureStatus
+	sProcessCodeSignatureSigningID
+	sProcessCodeSignatureTeamID
+	sProcessCodeSignatureSubjectName
+	sProcessHashSHA256
 	sProcessExitCode
 	sProcessGroupLeaderPID
 	sProcessSessionLeaderPID
@@ -87,63 +104,76 @@ const (
 
 // slots describes every typed field.
 var slots = [nSlots]slot{
-	sTimestamp:                {path: "@timestamp", kind: slotTime, bit: HasTimestamp, off: unsafe.Offsetof(Event{}.Timestamp)},
-	sEventID:                  {path: "event.id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.ID)},
-	sEventKind:                {path: "event.kind", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Kind)},
-	sEventCategory:            {path: "event.category", kind: slotStrings, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Category)},
-	sEventType:                {path: "event.type", kind: slotStrings, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Type)},
-	sEventAction:              {path: "event.action", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Action)},
-	sEventDataset:             {path: "event.dataset", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Dataset)},
-	sEventModule:              {path: "event.module", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Module)},
-	sEventOutcome:             {path: "event.outcome", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Outcome)},
-	sEventCreated:             {path: "event.created", kind: slotTime, bit: HasCreated, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Created)},
-	sEventSequence:            {path: "event.sequence", kind: slotInt, bit: HasSequence, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Sequence)},
-	sHostID:                   {path: "host.id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.ID)},
-	sHostName:                 {path: "host.name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.Name)},
-	sHostHostname:             {path: "host.hostname", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.Hostname)},
-	sHostArchitecture:         {path: "host.architecture", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.Architecture)},
-	sHostOSType:               {path: "host.os.type", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.OS) + unsafe.Offsetof(OS{}.Type)},
-	sHostOSName:               {path: "host.os.name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.OS) + unsafe.Offsetof(OS{}.Name)},
-	sHostOSVersion:            {path: "host.os.version", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.OS) + unsafe.Offsetof(OS{}.Version)},
-	sHostOSKernel:             {path: "host.os.kernel", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.OS) + unsafe.Offsetof(OS{}.Kernel)},
-	sHostOSFamily:             {path: "host.os.family", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.OS) + unsafe.Offsetof(OS{}.Family)},
-	sHostOSPlatform:           {path: "host.os.platform", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.OS) + unsafe.Offsetof(OS{}.Platform)},
-	sHostOSFull:               {path: "host.os.full", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.OS) + unsafe.Offsetof(OS{}.Full)},
-	sAgentID:                  {path: "agent.id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Agent) + unsafe.Offsetof(Agent{}.ID)},
-	sAgentType:                {path: "agent.type", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Agent) + unsafe.Offsetof(Agent{}.Type)},
-	sAgentVersion:             {path: "agent.version", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Agent) + unsafe.Offsetof(Agent{}.Version)},
-	sAgentName:                {path: "agent.name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Agent) + unsafe.Offsetof(Agent{}.Name)},
-	sProcessPID:               {path: "process.pid", kind: slotInt, bit: HasPID, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.PID)},
-	sProcessEntityID:          {path: "process.entity_id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.EntityID)},
-	sProcessName:              {path: "process.name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Name)},
-	sProcessExecutable:        {path: "process.executable", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Executable)},
-	sProcessArgs:              {path: "process.args", kind: slotStrings, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Args)},
-	sProcessArgsCount:         {path: "process.args_count", kind: slotInt, bit: HasArgsCount, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.ArgsCount)},
-	sProcessCommandLine:       {path: "process.command_line", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.CommandLine)},
-	sProcessStart:             {path: "process.start", kind: slotTime, bit: HasStart, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Start)},
-	sProcessWorkingDirectory:  {path: "process.working_directory", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.WorkingDirectory)},
-	sProcessArgsTruncated:     {path: "process.Ext.command_line_truncated", kind: slotBool, bit: HasArgsTruncated, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.ArgsTruncated)},
-	sProcessParentPID:         {path: "process.parent.pid", kind: slotInt, bit: HasParentPID, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.PID)},
-	sProcessParentEntityID:    {path: "process.parent.entity_id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.EntityID)},
-	sProcessParentName:        {path: "process.parent.name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.Name)},
-	sProcessParentExecutable:  {path: "process.parent.executable", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.Executable)},
-	sProcessParentArgs:        {path: "process.parent.args", kind: slotStrings, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.Args)},
-	sProcessParentArgsCount:   {path: "process.parent.args_count", kind: slotInt, bit: HasParentArgsCount, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.ArgsCount)},
-	sProcessParentCommandLine: {path: "process.parent.command_line", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.CommandLine)},
-	sProcessExitCode:          {path: "process.exit_code", kind: slotInt, bit: HasExitCode, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.ExitCode)},
-	sProcessGroupLeaderPID:    {path: "process.group_leader.pid", kind: slotInt, bit: HasGroupLeaderPID, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.GroupLeader) + unsafe.Offsetof(GroupLeader{}.PID)},
-	sProcessSessionLeaderPID:  {path: "process.session_leader.pid", kind: slotInt, bit: HasSessionLeaderPID, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.SessionLeader) + unsafe.Offsetof(SessionLeader{}.PID)},
-	sUserID:                   {path: "user.id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.User) + unsafe.Offsetof(User{}.ID)},
-	sUserName:                 {path: "user.name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.User) + unsafe.Offsetof(User{}.Name)},
-	sSourceIP:                 {path: "source.ip", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Source) + unsafe.Offsetof(Endpoint{}.IP)},
-	sSourcePort:               {path: "source.port", kind: slotInt, bit: HasSourcePort, off: unsafe.Offsetof(Event{}.Source) + unsafe.Offsetof(Endpoint{}.Port)},
-	sSourceDomain:             {path: "source.domain", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Source) + unsafe.Offsetof(Endpoint{}.Domain)},
-	sDestinationIP:            {path: "destination.ip", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Destination) + unsafe.Offsetof(Endpoint{}.IP)},
-	sDestinationPort:          {path: "destination.port", kind: slotInt, bit: HasDestinationPort, off: unsafe.Offsetof(Event{}.Destination) + unsafe.Offsetof(Endpoint{}.Port)},
-	sDestinationDomain:        {path: "destination.domain", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Destination) + unsafe.Offsetof(Endpoint{}.Domain)},
-	sNetworkTransport:         {path: "network.transport", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Network) + unsafe.Offsetof(Network{}.Transport)},
-	sNetworkType:              {path: "network.type", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Network) + unsafe.Offsetof(Network{}.Type)},
-	sNetworkDirection:         {path: "network.direction", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Network) + unsafe.Offsetof(Network{}.Direction)},
+	sTimestamp:                             {path: "@timestamp", kind: slotTime, bit: HasTimestamp, off: unsafe.Offsetof(Event{}.Timestamp)},
+	sEventID:                               {path: "event.id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.ID)},
+	sEventKind:                             {path: "event.kind", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Kind)},
+	sEventCategory:                         {path: "event.category", kind: slotStrings, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Category)},
+	sEventType:                             {path: "event.type", kind: slotStrings, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Type)},
+	sEventAction:                           {path: "event.action", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Action)},
+	sEventDataset:                          {path: "event.dataset", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Dataset)},
+	sEventModule:                           {path: "event.module", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Module)},
+	sEventOutcome:                          {path: "event.outcome", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Outcome)},
+	sEventCreated:                          {path: "event.created", kind: slotTime, bit: HasCreated, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Created)},
+	sEventSequence:                         {path: "event.sequence", kind: slotInt, bit: HasSequence, off: unsafe.Offsetof(Event{}.Event) + unsafe.Offsetof(EventMeta{}.Sequence)},
+	sHostID:                                {path: "host.id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.ID)},
+	sHostName:                              {path: "host.name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.Name)},
+	sHostHostname:                          {path: "host.hostname", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.Hostname)},
+	sHostArchitecture:                      {path: "host.architecture", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.Architecture)},
+	sHostOSType:                            {path: "host.os.type", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.OS) + unsafe.Offsetof(OS{}.Type)},
+	sHostOSName:                            {path: "host.os.name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.OS) + unsafe.Offsetof(OS{}.Name)},
+	sHostOSVersion:                         {path: "host.os.version", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.OS) + unsafe.Offsetof(OS{}.Version)},
+	sHostOSKernel:                          {path: "host.os.kernel", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.OS) + unsafe.Offsetof(OS{}.Kernel)},
+	sHostOSFamily:                          {path: "host.os.family", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.OS) + unsafe.Offsetof(OS{}.Family)},
+	sHostOSPlatform:                        {path: "host.os.platform", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.OS) + unsafe.Offsetof(OS{}.Platform)},
+	sHostOSFull:                            {path: "host.os.full", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Host) + unsafe.Offsetof(Host{}.OS) + unsafe.Offsetof(OS{}.Full)},
+	sAgentID:                               {path: "agent.id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Agent) + unsafe.Offsetof(Agent{}.ID)},
+	sAgentType:                             {path: "agent.type", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Agent) + unsafe.Offsetof(Agent{}.Type)},
+	sAgentVersion:                          {path: "agent.version", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Agent) + unsafe.Offsetof(Agent{}.Version)},
+	sAgentName:                             {path: "agent.name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Agent) + unsafe.Offsetof(Agent{}.Name)},
+	sProcessPID:                            {path: "process.pid", kind: slotInt, bit: HasPID, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.PID)},
+	sProcessEntityID:                       {path: "process.entity_id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.EntityID)},
+	sProcessName:                           {path: "process.name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Name)},
+	sProcessExecutable:                     {path: "process.executable", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Executable)},
+	sProcessArgs:                           {path: "process.args", kind: slotStrings, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Args)},
+	sProcessArgsCount:                      {path: "process.args_count", kind: slotInt, bit: HasArgsCount, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.ArgsCount)},
+	sProcessCommandLine:                    {path: "process.command_line", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.CommandLine)},
+	sProcessStart:                          {path: "process.start", kind: slotTime, bit: HasStart, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Start)},
+	sProcessWorkingDirectory:               {path: "process.working_directory", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.WorkingDirectory)},
+	sProcessArgsTruncated:                  {path: "process.Ext.command_line_truncated", kind: slotBool, bit: HasArgsTruncated, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.ArgsTruncated)},
+	sProcessParentPID:                      {path: "process.parent.pid", kind: slotInt, bit: HasParentPID, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.PID)},
+	sProcessParentEntityID:                 {path: "process.parent.entity_id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.EntityID)},
+	sProcessParentName:                     {path: "process.parent.name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.Name)},
+	sProcessParentExecutable:               {path: "process.parent.executable", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.Executable)},
+	sProcessParentArgs:                     {path: "process.parent.args", kind: slotStrings, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.Args)},
+	sProcessParentArgsCount:                {path: "process.parent.args_count", kind: slotInt, bit: HasParentArgsCount, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.ArgsCount)},
+	sProcessParentCommandLine:              {path: "process.parent.command_line", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.CommandLine)},
+	sProcessParentCodeSignatureExists:      {path: "process.parent.code_signature.exists", kind: slotBool, bit: HasProcessParentCodeSignatureExists, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.CodeSignature) + unsafe.Offsetof(CodeSignature{}.Exists)},
+	sProcessParentCodeSignatureTrusted:     {path: "process.parent.code_signature.trusted", kind: slotBool, bit: HasProcessParentCodeSignatureTrusted, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.CodeSignature) + unsafe.Offsetof(CodeSignature{}.Trusted)},
+	sProcessParentCodeSignatureStatus:      {path: "process.parent.code_signature.status", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.CodeSignature) + unsafe.Offsetof(CodeSignature{}.Status)},
+	sProcessParentCodeSignatureSigningID:   {path: "process.parent.code_signature.signing_id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.CodeSignature) + unsafe.Offsetof(CodeSignature{}.SigningID)},
+	sProcessParentCodeSignatureTeamID:      {path: "process.parent.code_signature.team_id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.CodeSignature) + unsafe.Offsetof(CodeSignature{}.TeamID)},
+	sProcessParentCodeSignatureSubjectName: {path: "process.parent.code_signature.subject_name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Parent) + unsafe.Offsetof(Parent{}.CodeSignature) + unsafe.Offsetof(CodeSignature{}.SubjectName)},
+	sProcessCodeSignatureExists:            {path: "process.code_signature.exists", kind: slotBool, bit: HasProcessCodeSignatureExists, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.CodeSignature) + unsafe.Offsetof(CodeSignature{}.Exists)},
+	sProcessCodeSignatureTrusted:           {path: "process.code_signature.trusted", kind: slotBool, bit: HasProcessCodeSignatureTrusted, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.CodeSignature) + unsafe.Offsetof(CodeSignature{}.Trusted)},
+	sProcessCodeSignatureStatus:            {path: "process.code_signature.status", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.CodeSignature) + unsafe.Offsetof(CodeSignature{}.Status)},
+	sProcessCodeSignatureSigningID:         {path: "process.code_signature.signing_id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.CodeSignature) + unsafe.Offsetof(CodeSignature{}.SigningID)},
+	sProcessCodeSignatureTeamID:            {path: "process.code_signature.team_id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.CodeSignature) + unsafe.Offsetof(CodeSignature{}.TeamID)},
+	sProcessCodeSignatureSubjectName:       {path: "process.code_signature.subject_name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.CodeSignature) + unsafe.Offsetof(CodeSignature{}.SubjectName)},
+	sProcessHashSHA256:                     {path: "process.hash.sha256", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.Hash) + unsafe.Offsetof(Hash{}.SHA256)},
+	sProcessExitCode:                       {path: "process.exit_code", kind: slotInt, bit: HasExitCode, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.ExitCode)},
+	sProcessGroupLeaderPID:                 {path: "process.group_leader.pid", kind: slotInt, bit: HasGroupLeaderPID, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.GroupLeader) + unsafe.Offsetof(GroupLeader{}.PID)},
+	sProcessSessionLeaderPID:               {path: "process.session_leader.pid", kind: slotInt, bit: HasSessionLeaderPID, off: unsafe.Offsetof(Event{}.Process) + unsafe.Offsetof(Process{}.SessionLeader) + unsafe.Offsetof(SessionLeader{}.PID)},
+	sUserID:                                {path: "user.id", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.User) + unsafe.Offsetof(User{}.ID)},
+	sUserName:                              {path: "user.name", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.User) + unsafe.Offsetof(User{}.Name)},
+	sSourceIP:                              {path: "source.ip", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Source) + unsafe.Offsetof(Endpoint{}.IP)},
+	sSourcePort:                            {path: "source.port", kind: slotInt, bit: HasSourcePort, off: unsafe.Offsetof(Event{}.Source) + unsafe.Offsetof(Endpoint{}.Port)},
+	sSourceDomain:                          {path: "source.domain", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Source) + unsafe.Offsetof(Endpoint{}.Domain)},
+	sDestinationIP:                         {path: "destination.ip", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Destination) + unsafe.Offsetof(Endpoint{}.IP)},
+	sDestinationPort:                       {path: "destination.port", kind: slotInt, bit: HasDestinationPort, off: unsafe.Offsetof(Event{}.Destination) + unsafe.Offsetof(Endpoint{}.Port)},
+	sDestinationDomain:                     {path: "destination.domain", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Destination) + unsafe.Offsetof(Endpoint{}.Domain)},
+	sNetworkTransport:                      {path: "network.transport", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Network) + unsafe.Offsetof(Network{}.Transport)},
+	sNetworkType:                           {path: "network.type", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Network) + unsafe.Offsetof(Network{}.Type)},
+	sNetworkDirection:                      {path: "network.direction", kind: slotString, bit: 0, off: unsafe.Offsetof(Event{}.Network) + unsafe.Offsetof(Network{}.Direction)},
 }
 
 // slotOrder lists the slot ids sorted by path (byte order, the order of
@@ -184,14 +214,27 @@ var slotOrder = [nSlots]uint8{
 	sProcessArgsTruncated,
 	sProcessArgs,
 	sProcessArgsCount,
+	sProcessCodeSignatureExists,
+	sProcessCodeSignatureSigningID,
+	sProcessCodeSignatureStatus,
+	sProcessCodeSignatureSubjectName,
+	sProcessCodeSignatureTeamID,
+	sProcessCodeSignatureTrusted,
 	sProcessCommandLine,
 	sProcessEntityID,
 	sProcessExecutable,
 	sProcessExitCode,
 	sProcessGroupLeaderPID,
+	sProcessHashSHA256,
 	sProcessName,
 	sProcessParentArgs,
 	sProcessParentArgsCount,
+	sProcessParentCodeSignatureExists,
+	sProcessParentCodeSignatureSigningID,
+	sProcessParentCodeSignatureStatus,
+	sProcessParentCodeSignatureSubjectName,
+	sProcessParentCodeSignatureTeamID,
+	sProcessParentCodeSignatureTrusted,
 	sProcessParentCommandLine,
 	sProcessParentEntityID,
 	sProcessParentExecutable,
@@ -299,6 +342,32 @@ func slotOf(path string) int {
 		return sProcessParentArgsCount
 	case "process.parent.command_line":
 		return sProcessParentCommandLine
+	case "process.parent.code_signature.exists":
+		return sProcessParentCodeSignatureExists
+	case "process.parent.code_signature.trusted":
+		return sProcessParentCodeSignatureTrusted
+	case "process.parent.code_signature.status":
+		return sProcessParentCodeSignatureStatus
+	case "process.parent.code_signature.signing_id":
+		return sProcessParentCodeSignatureSigningID
+	case "process.parent.code_signature.team_id":
+		return sProcessParentCodeSignatureTeamID
+	case "process.parent.code_signature.subject_name":
+		return sProcessParentCodeSignatureSubjectName
+	case "process.code_signature.exists":
+		return sProcessCodeSignatureExists
+	case "process.code_signature.trusted":
+		return sProcessCodeSignatureTrusted
+	case "process.code_signature.status":
+		return sProcessCodeSignatureStatus
+	case "process.code_signature.signing_id":
+		return sProcessCodeSignatureSigningID
+	case "process.code_signature.team_id":
+		return sProcessCodeSignatureTeamID
+	case "process.code_signature.subject_name":
+		return sProcessCodeSignatureSubjectName
+	case "process.hash.sha256":
+		return sProcessHashSHA256
 	case "process.exit_code":
 		return sProcessExitCode
 	case "process.group_leader.pid":
@@ -333,20 +402,23 @@ func slotOf(path string) int {
 
 // The trie nodes: the proper prefixes of typed paths (see child).
 const (
-	nRoot                 = iota
-	nEvent                // event
-	nHost                 // host
-	nHostOs               // host.os
-	nAgent                // agent
-	nProcess              // process
-	nProcessExt           // process.Ext
-	nProcessParent        // process.parent
-	nProcessGroupLeader   // process.group_leader
-	nProcessSessionLeader // process.session_leader
-	nUser                 // user
-	nSource               // source
-	nDestination          // destination
-	nNetwork              // network
+	nRoot                       = iota
+	nEvent                      // event
+	nHost                       // host
+	nHostOs                     // host.os
+	nAgent                      // agent
+	nProcess                    // process
+	nProcessExt                 // process.Ext
+	nProcessParent              // process.parent
+	nProcessParentCodeSignature // process.parent.code_signature
+	nProcessCodeSignature       // process.code_signature
+	nProcessHash                // process.hash
+	nProcessGroupLeader         // process.group_leader
+	nProcessSessionLeader       // process.session_leader
+	nUser                       // user
+	nSource                     // source
+	nDestination                // destination
+	nNetwork                    // network
 	nNodes
 )
 
@@ -463,6 +535,10 @@ func child(node int, seg []byte) (int, int) {
 			return nProcessExt, -1
 		case "parent":
 			return nProcessParent, -1
+		case "code_signature":
+			return nProcessCodeSignature, -1
+		case "hash":
+			return nProcessHash, -1
 		case "exit_code":
 			return -1, sProcessExitCode
 		case "group_leader":
@@ -491,6 +567,43 @@ func child(node int, seg []byte) (int, int) {
 			return -1, sProcessParentArgsCount
 		case "command_line":
 			return -1, sProcessParentCommandLine
+		case "code_signature":
+			return nProcessParentCodeSignature, -1
+		}
+	case nProcessParentCodeSignature:
+		switch string(seg) {
+		case "exists":
+			return -1, sProcessParentCodeSignatureExists
+		case "trusted":
+			return -1, sProcessParentCodeSignatureTrusted
+		case "status":
+			return -1, sProcessParentCodeSignatureStatus
+		case "signing_id":
+			return -1, sProcessParentCodeSignatureSigningID
+		case "team_id":
+			return -1, sProcessParentCodeSignatureTeamID
+		case "subject_name":
+			return -1, sProcessParentCodeSignatureSubjectName
+		}
+	case nProcessCodeSignature:
+		switch string(seg) {
+		case "exists":
+			return -1, sProcessCodeSignatureExists
+		case "trusted":
+			return -1, sProcessCodeSignatureTrusted
+		case "status":
+			return -1, sProcessCodeSignatureStatus
+		case "signing_id":
+			return -1, sProcessCodeSignatureSigningID
+		case "team_id":
+			return -1, sProcessCodeSignatureTeamID
+		case "subject_name":
+			return -1, sProcessCodeSignatureSubjectName
+		}
+	case nProcessHash:
+		switch string(seg) {
+		case "sha256":
+			return -1, sProcessHashSHA256
 		}
 	case nProcessGroupLeader:
 		switch string(seg) {

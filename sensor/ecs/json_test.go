@@ -37,9 +37,12 @@ func processEvent() *Event {
 			Start: 1715678493417000000, WorkingDirectory: "/Users/alice", ArgsTruncated: false,
 			Parent: Parent{PID: 4711, EntityID: "YWJjZGVm", Name: "zsh", Executable: "/bin/zsh",
 				Args: []string{"-zsh"}, CommandLine: "-zsh"},
+			CodeSignature: CodeSignature{Exists: true, Trusted: true, Status: "trusted", SigningID: "com.apple.Automator"},
+			Hash:          Hash{SHA256: "3f1c0c7e8d2c6b7a9e0f4d5c6b7a8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9"},
 		},
 		User: User{ID: "501", Name: "alice"},
-		Has:  HasTimestamp | HasCreated | HasSequence | HasPID | HasArgsCount | HasStart | HasArgsTruncated | HasParentPID,
+		Has: HasTimestamp | HasCreated | HasSequence | HasPID | HasArgsCount | HasStart | HasArgsTruncated | HasParentPID |
+			HasProcessCodeSignatureExists | HasProcessCodeSignatureTrusted,
 		Fields: Fields{
 			{"data_stream.dataset", String("endpoint.events.process")},
 			{"data_stream.namespace", String("default")},
@@ -47,13 +50,8 @@ func processEvent() *Event {
 			{"ecs.version", String("8.10.0")},
 			{"group.id", String("20")},
 			{"group.name", String("staff")},
-			{"process.code_signature.exists", Bool(true)},
-			{"process.code_signature.signing_id", String("com.apple.Automator")},
-			{"process.code_signature.status", String("trusted")},
-			{"process.code_signature.trusted", Bool(true)},
-			{"process.hash.sha256", String("3f1c0c7e8d2c6b7a9e0f4d5c6b7a8e9f0a1b2c3d4e5f60718293a4b5c6d7e8f9")},
 			{"process.interactive", Bool(false)},
-			{"process.parent.code_signature.team_id", String("")},
+			{"process.parent.code_signature.team_id", String("")}, // "" is absent in a typed string: kept here
 			{"process.thread.capabilities.effective", Value{Kind: KindStrings, Strs: []string{}}},
 			{"process.Ext.ancestry", Strings([]string{"YWJjZGVm", "MTIzNDU2"})},
 			{"process.Ext.effective_parent.pid", Int(1)},
