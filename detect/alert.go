@@ -26,11 +26,54 @@ type Alert struct {
 	Created   time.Time    // event.created: from Options.Now
 	Events    []*ecs.Event // the matched events, in order
 	LineCap   int          // the encoded line's limit in bytes; ≤ 0: none
+	// Agent is the agent that ran the detection (the daemon, or the
+	// replaying command): the alert's agent.*. nil: the last event's.
+	Agent *ecs.Agent
+	// Responses are the response actions taken for this alert, written
+	// as Elastic Defend's Responses[].
+	Responses []Response
 	// Extra holds members of the alert's "macsensor" object added by the
 	// caller (raw JSON without braces, e.g. `"workflow":{...}`), written
 	// after "truncated".
 	Extra []byte
 }
+
+// Response is one response action and its outcome, as Elastic Defend
+// records it in an alert's Responses[] (the endpoint package's alerts
+// fields: Responses.@timestamp, .action.action, .action.field,
+// .action.state, .action.tree, .process.*, .result, .message).
+type Response struct {
+	Timestamp int64  // Responses.@timestamp: when the action was taken, Unix ns
+	Action    string // Responses.action.action, e.g. "kill_process"
+	Field     string // Responses.action.field: "process.entity_id"
+	State     int    // Responses.action.state: the index in Events of the event acted on
+	// Process the action was aimed at (Responses.process.*).
+	PID      int64
+	EntityID string
+	Name     string
+	// Result is Responses.result: 0 success, otherwise the errno of the
+	// failure (or -1 when the action was refused before any system call).
+	Result  int
+	Message string // Responses.message: what happened, in words
+}
+
+// Alert document constants: the alert is written as an Elastic Defend
+// alert (docs/FORWARDING.md, "Elastic Security") so that Elastic's
+// prebuilt "Endpoint Security" promotion rule (query `event.kind:alert and
+// event.module:(endpoint and not endgame)`, index logs-endpoint.alerts-*)
+// raises it.
+const (
+	AlertModule    = "endpoint"
+	AlertDataset   = "endpoint.alerts"
+	AlertNamespace = "default"
+)
+
+// The rule.ruleset values (Rule.Ruleset).
+const (
+	RulesetBuiltin = "macsensor-builtin" // compiled into the binary
+	RulesetQuery   = "macsensor-query"   // an ad-hoc query (replay --query)
+	RulesetFile    = "file:"             // + the rule file's path
+)
 
 // alertID derives a stable event.id from the rule and the matched events,
 // so that replaying the same input gives the same ids (golden files).
@@ -190,7 +233,11 @@ func (a *Alert) appendJSON(dst []byte, evs []*ecs.Event, truncated bool) []byte 
 	b := append(dst, `{"@timestamp":"`...)
 	b = ecs.AppendTime(b, a.Timestamp)
 	b = append(b, '"')
-	if ag := &last.Agent; ag.ID != "" || ag.Type != "" || ag.Version != "" || ag.Name != "" {
+	ag := a.Agent
+	if ag == nil {
+		ag = &last.Agent
+	}
+	if ag.ID != "" || ag.Type != "" || ag.Version != "" || ag.Name != "" {
 		b = append(b, `,"agent":{`...)
 		o := object{b: b}
 		o.str("id", ag.ID)
@@ -199,34 +246,32 @@ func (a *Alert) appendJSON(dst []byte, evs []*ecs.Event, truncated bool) []byte 
 		o.str("version", ag.Version)
 		b = append(o.b, '}')
 	}
+	b = append(b, `,"data_stream":{"dataset":"`+AlertDataset+`","namespace":"`+AlertNamespace+`","type":"logs"}`...)
 	b = append(b, `,"ecs":{"version":"9.4.0"}`...)
 	b = append(b, `,"event":{"action":"rule_detection","category":["malware","intrusion_detection"],"code":"behavior","created":"`...)
 	b = ecs.AppendTime(b, a.Created.UnixNano())
-	b = append(b, `","dataset":"macsensor.alerts","id":`...)
+	b = append(b, `","dataset":"`+AlertDataset+`","id":`...)
 	b = ecs.AppendString(b, a.ID)
-	b = append(b, `,"kind":"alert","module":"macsensor","outcome":"success","risk_score":`...)
+	b = append(b, `,"kind":"alert","module":"`+AlertModule+`","outcome":"success","risk_score":`...)
 	risk := r.RiskScore
 	if risk <= 0 {
 		risk = severityScore(r.Severity)
 	}
 	b = strconv.AppendInt(b, int64(risk), 10)
+	if last.Has&ecs.HasSequence != 0 {
+		// Defend numbers its alerts in its event stream; macsensor's alert
+		// takes the sequence of the event that completed it, which keeps
+		// replay deterministic and orders the alert with its events.
+		b = append(b, `,"sequence":`...)
+		b = strconv.AppendInt(b, last.Event.Sequence, 10)
+	}
 	b = append(b, `,"severity":`...)
 	b = strconv.AppendInt(b, int64(severityScore(r.Severity)), 10)
 	b = append(b, `,"type":["info","allowed"]}`...)
 	b = appendHost(b, &last.Host)
 	b = append(b, `,"message":`...)
 	b = ecs.AppendString(b, "Malicious Behavior Detection Alert: "+r.Name)
-	if p := &last.Process; p.EntityID != "" || p.Name != "" || last.Has&ecs.HasPID != 0 {
-		b = append(b, `,"process":{`...)
-		o := object{b: b}
-		o.str("entity_id", p.EntityID)
-		o.str("executable", p.Executable)
-		o.str("name", p.Name)
-		if last.Has&ecs.HasPID != 0 {
-			o.int("pid", p.PID)
-		}
-		b = append(o.b, '}')
-	}
+	b = appendProcess(b, last)
 	b = append(b, `,"rule":{`...)
 	o := object{b: b}
 	o.strs("author", r.Author)
@@ -235,11 +280,7 @@ func (a *Alert) appendJSON(dst []byte, evs []*ecs.Event, truncated bool) []byte 
 	o.str("license", r.License)
 	o.str("name", r.Name)
 	o.strs("reference", r.References)
-	ruleset := r.Maturity
-	if ruleset == "" {
-		ruleset = "production"
-	}
-	o.str("ruleset", ruleset)
+	o.str("ruleset", r.Ruleset())
 	o.str("uuid", r.ID)
 	o.str("version", r.Version)
 	b = append(o.b, '}')
@@ -254,13 +295,31 @@ func (a *Alert) appendJSON(dst []byte, evs []*ecs.Event, truncated bool) []byte 
 		b = append(o.b, '}')
 	}
 	b = append(b, `,"Events":[`...)
+	stages := r.stageOfEvents(len(evs))
 	for i, e := range evs {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = e.AppendJSON(b)
+		if stages != nil {
+			// Defend's Events[]._label and _state: the sequence stage the
+			// event matched (EQL stages have no names: the label is the
+			// stage's 0-based number, as Defend's action `state` counts).
+			b = b[:len(b)-1]
+			if b[len(b)-1] != '{' {
+				b = append(b, ',')
+			}
+			b = append(b, `"_label":"stage_`...)
+			b = strconv.AppendInt(b, int64(stages[i]), 10)
+			b = append(b, `","_state":`...)
+			b = strconv.AppendInt(b, int64(stages[i]), 10)
+			b = append(b, '}')
+		}
 	}
 	b = append(b, ']')
+	if len(a.Responses) > 0 {
+		b = appendResponses(b, a.Responses)
+	}
 	if truncated || len(a.Extra) > 0 {
 		b = append(b, `,"macsensor":{`...)
 		if truncated {
@@ -273,6 +332,119 @@ func (a *Alert) appendJSON(dst []byte, evs []*ecs.Event, truncated bool) []byte 
 		b = append(b, '}')
 	}
 	return append(b, '}')
+}
+
+// appendProcess writes the alert's top-level process: the full copy of the
+// triggering event's process (typed fields and every other process.* field
+// the event carries, such as process.code_signature), as Defend does. It is
+// cut from the event's own encoding, so it is the same object as the one in
+// Events[] whatever fields the event struct gains.
+func appendProcess(b []byte, last *ecs.Event) []byte {
+	enc := last.AppendJSON(make([]byte, 0, 2048))
+	v := topLevelMember(enc, "process")
+	if v == nil {
+		return b
+	}
+	b = append(b, `,"process":`...)
+	return append(b, v...)
+}
+
+// topLevelMember returns the value of key in the JSON object obj (as
+// ecs.Event.AppendJSON writes it: valid, compact), or nil.
+func topLevelMember(obj []byte, key string) []byte {
+	i := 1 // after '{'
+	for i < len(obj) && obj[i] == '"' {
+		ks := i + 1
+		i = skipString(obj, i)
+		k := obj[ks : i-1]
+		i++ // ':'
+		vs := i
+		i = skipValue(obj, i)
+		if string(k) == key {
+			return obj[vs:i]
+		}
+		if i < len(obj) && obj[i] == ',' {
+			i++
+		}
+	}
+	return nil
+}
+
+// skipString returns the index after the string starting at obj[i] ('"').
+func skipString(obj []byte, i int) int {
+	for i++; i < len(obj); i++ {
+		switch obj[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(obj)
+}
+
+// skipValue returns the index after the value starting at obj[i].
+func skipValue(obj []byte, i int) int {
+	depth := 0
+	for i < len(obj) {
+		switch c := obj[i]; c {
+		case '"':
+			i = skipString(obj, i)
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return i
+}
+
+// appendResponses writes Responses[] as the endpoint package maps it.
+func appendResponses(b []byte, rs []Response) []byte {
+	b = append(b, `,"Responses":[`...)
+	for i := range rs {
+		x := &rs[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"@timestamp":"`...)
+		b = ecs.AppendTime(b, x.Timestamp)
+		b = append(b, `","action":{"action":`...)
+		b = ecs.AppendString(b, x.Action)
+		if x.Field != "" {
+			b = append(b, `,"field":`...)
+			b = ecs.AppendString(b, x.Field)
+		}
+		b = append(b, `,"state":`...)
+		b = strconv.AppendInt(b, int64(x.State), 10)
+		b = append(b, `,"tree":false}`...)
+		b = append(b, `,"message":`...)
+		b = ecs.AppendString(b, x.Message)
+		b = append(b, `,"process":{`...)
+		o := object{b: b}
+		o.str("entity_id", x.EntityID)
+		o.str("name", x.Name)
+		o.int("pid", x.PID)
+		b = append(o.b, `},"result":`...)
+		b = strconv.AppendInt(b, int64(x.Result), 10)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 func appendHost(b []byte, h *ecs.Host) []byte {

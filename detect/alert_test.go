@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -268,4 +269,125 @@ func FuzzAlertLineCap(f *testing.F) {
 			t.Fatal("the caller's event was modified")
 		}
 	})
+}
+
+// TestAlertEndpointShape checks what Elastic Security reads from an alert:
+// the promotion rule's fields, the full process copy, the stages of the
+// events, the replaying agent and Responses[].
+func TestAlertEndpointShape(t *testing.T) {
+	seed, err := SeedRule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, n := automatorPair(t0, 100)
+	n.Process.Args = []string{"runner", "-x"}
+	n.Process.Start = t0.UnixNano()
+	n.Has |= ecs.HasStart
+	n.Fields = ecs.Fields{
+		{Path: "file.path", Value: ecs.String("/tmp/x")},
+		{Path: "process.code_signature.exists", Value: ecs.Bool(true)},
+		{Path: "process.code_signature.signing_id", Value: ecs.String("com.apple.automator.runner")},
+		{Path: "process.parent.code_signature.trusted", Value: ecs.Bool(false)},
+	}
+	replayer := &ecs.Agent{ID: "replayer-9", Type: "macsensor", Version: "0.2.0"}
+	a := &Alert{Rule: seed, ID: "x", Timestamp: n.Timestamp, Created: t0, Events: []*ecs.Event{p, n}, Agent: replayer,
+		Responses: []Response{{Timestamp: t0.Add(time.Second).UnixNano(), Action: "kill_process", Field: "process.entity_id", State: 1,
+			PID: 4250, EntityID: "ent-runner", Name: "com.apple.automator.runner", Result: 0, Message: "killed"}}}
+	line := a.AppendJSON(nil)
+	var doc map[string]any
+	if err := json.Unmarshal(line, &doc); err != nil {
+		t.Fatalf("%v: %s", err, line)
+	}
+	get := func(path ...string) any {
+		var v any = doc
+		for _, k := range path {
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			v = m[k]
+		}
+		return v
+	}
+	for _, c := range []struct {
+		path []string
+		want any
+	}{
+		{[]string{"event", "module"}, "endpoint"},
+		{[]string{"event", "dataset"}, "endpoint.alerts"},
+		{[]string{"event", "kind"}, "alert"},
+		{[]string{"event", "sequence"}, 101.0},
+		{[]string{"data_stream", "dataset"}, "endpoint.alerts"},
+		{[]string{"data_stream", "type"}, "logs"},
+		{[]string{"agent", "id"}, "replayer-9"},
+		{[]string{"agent", "version"}, "0.2.0"},
+		{[]string{"rule", "ruleset"}, "macsensor-builtin"},
+		{[]string{"process", "code_signature", "signing_id"}, "com.apple.automator.runner"},
+		{[]string{"process", "parent", "code_signature", "trusted"}, false},
+		{[]string{"process", "start"}, "2025-02-05T10:00:00Z"},
+		{[]string{"process", "pid"}, 4250.0},
+	} {
+		if got := get(c.path...); got != c.want {
+			t.Errorf("%v = %#v, want %#v", c.path, got, c.want)
+		}
+	}
+	if get("file") != nil {
+		t.Error("a non-process field of the event leaked into the alert's top level")
+	}
+	if args, _ := get("process", "args").([]any); len(args) != 2 || args[1] != "-x" {
+		t.Errorf("process.args = %v", get("process", "args"))
+	}
+	evs := doc["Events"].([]any)
+	for i, e := range evs {
+		m := e.(map[string]any)
+		if m["_label"] != fmt.Sprintf("stage_%d", i) || m["_state"] != float64(i) {
+			t.Errorf("Events[%d] _label %v _state %v", i, m["_label"], m["_state"])
+		}
+		if ag := m["agent"].(map[string]any); ag["id"] != "agent-1" {
+			t.Errorf("Events[%d].agent.id = %v: the events keep the agent that recorded them", i, ag["id"])
+		}
+	}
+	const wantResp = `,"Responses":[{"@timestamp":"2025-02-05T10:00:01Z","action":{"action":"kill_process","field":"process.entity_id","state":1,"tree":false},"message":"killed","process":{"entity_id":"ent-runner","name":"com.apple.automator.runner","pid":4250},"result":0}]}`
+	if !bytes.HasSuffix(line, []byte(wantResp)) {
+		t.Errorf("Responses:\ngot  %s\nwant suffix %s", line[bytes.LastIndex(line, []byte(`,"Responses"`))+0:], wantResp)
+	}
+}
+
+func TestRuleset(t *testing.T) {
+	seed, err := SeedRule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := QueryRule(`process where true`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, lerr := ParseRule("/etc/rules/x.toml", SeedRuleTOML())
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	for _, c := range []struct {
+		r    *Rule
+		want string
+	}{{seed, "macsensor-builtin"}, {q, "macsensor-query"}, {f, "file:/etc/rules/x.toml"}} {
+		if got := c.r.Ruleset(); got != c.want {
+			t.Errorf("%s: Ruleset() = %q, want %q", c.r.Name, got, c.want)
+		}
+	}
+	if q.stageOfEvents(1) != nil {
+		t.Error("an event query has no stages")
+	}
+}
+
+func TestTopLevelMember(t *testing.T) {
+	obj := []byte(`{"a":"x\"}{","process":{"args":["}",","],"n":{"m":[1,{"k":"\\"}]}},"z":1}`)
+	if got := string(topLevelMember(obj, "process")); got != `{"args":["}",","],"n":{"m":[1,{"k":"\\"}]}}` {
+		t.Errorf("process = %s", got)
+	}
+	if got := string(topLevelMember(obj, "z")); got != "1" {
+		t.Errorf("z = %s", got)
+	}
+	if topLevelMember(obj, "args") != nil || topLevelMember([]byte(`{}`), "process") != nil {
+		t.Error("found a member that is not at the top level")
+	}
 }

@@ -1,8 +1,10 @@
 package detect
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,6 +35,11 @@ type Rule struct {
 	Maturity    string   // metadata.maturity (production, development, ...)
 	Query       string   // rule.query, the EQL text
 	File        string   // the file it came from; "" for built-in and ad-hoc rules
+	Builtin     bool     // compiled into the binary (the seed rule)
+	// Actions are the response actions the rule asks for when it fires
+	// (the rule file's [macsensor] actions, e.g. "kill_process"). The
+	// daemon carries them out; replay never does.
+	Actions []string
 
 	parsed *eql.Query
 	spec   querySpec
@@ -150,6 +157,9 @@ type ruleFile struct {
 	Metadata struct {
 		Maturity string `toml:"maturity"`
 	} `toml:"metadata"`
+	Macsensor struct {
+		Actions []string `toml:"actions"`
+	} `toml:"macsensor"`
 	Rule struct {
 		RuleID      string    `toml:"rule_id"`
 		Name        string    `toml:"name"`
@@ -249,6 +259,17 @@ func ParseRule(name string, data []byte) (*Rule, *LoadError) {
 		Query:       rf.Query,
 		File:        name,
 	}
+	for _, a := range f.Macsensor.Actions {
+		if !slices.Contains(KnownActions, a) {
+			le := &LoadError{File: name, RuleID: r.ID,
+				Err: fmt.Errorf("detect: [macsensor] actions: unknown action %q (known: %s)", a, strings.Join(KnownActions, ", "))}
+			le.Line, le.Col = actionPos(data, a)
+			return nil, le
+		}
+		if !slices.Contains(r.Actions, a) {
+			r.Actions = append(r.Actions, a)
+		}
+	}
 	if r.Language != "eql" || r.Type != "eql" {
 		return nil, &LoadError{File: name, RuleID: r.ID, Skipped: true,
 			Err: fmt.Errorf("%w (language %q, type %q)", ErrNotEQL, r.Language, r.Type)}
@@ -300,4 +321,67 @@ func (r *Rule) compile() error {
 // detection-rules uses) and for basic strings without escapes.
 func queryPosInFile(data []byte, p eql.Pos) (line, col int) {
 	return keyPosInBlock(data, "[rule]", 0, "query", p)
+}
+
+// Ruleset is the alert's rule.ruleset: where the rule came from. Elastic
+// Defend writes "production" for its production behavior rules; a
+// macsensor rule is not one, so it says "macsensor-builtin" for a rule
+// compiled into the binary, "file:" and the path for a rule loaded from a
+// file (a detection-rules query rule included), and "macsensor-query" for
+// an ad-hoc query.
+func (r *Rule) Ruleset() string {
+	switch {
+	case r.Builtin:
+		return RulesetBuiltin
+	case r.File != "":
+		return RulesetFile + r.File
+	}
+	return RulesetQuery
+}
+
+// stageOfEvents maps the n events of a sequence alert to the stages they
+// matched (a stage `with runs=N` matches N events in a row); nil for an
+// event query, or when n does not fit the stages.
+func (r *Rule) stageOfEvents(n int) []int {
+	if r.parsed == nil || r.parsed.Sequence == nil {
+		return nil
+	}
+	out := make([]int, 0, n)
+	for k, st := range r.parsed.Sequence.Stages {
+		for range max(st.Runs, 1) {
+			out = append(out, k)
+		}
+	}
+	if len(out) != n {
+		return nil
+	}
+	return out
+}
+
+// KnownActions are the response actions a rule's [macsensor] actions may
+// name.
+var KnownActions = []string{"kill_process"}
+
+// actionPos is the line and column of the quoted action a in the
+// [macsensor] table's actions (0, 0 when not found).
+func actionPos(data []byte, a string) (line, col int) {
+	in := false
+	quoted := []byte(strconv.Quote(a))
+	for i, l := range bytes.Split(data, []byte("\n")) {
+		t := bytes.TrimSpace(l)
+		if bytes.HasPrefix(t, []byte("[")) && !bytes.HasPrefix(t, []byte("[\"")) {
+			in = string(t) == "[macsensor]"
+			continue
+		}
+		if !in {
+			continue
+		}
+		if k := bytes.Index(l, quoted); k >= 0 {
+			return i + 1, k + 1
+		}
+		if k := bytes.Index(l, []byte("'"+a+"'")); k >= 0 {
+			return i + 1, k + 1
+		}
+	}
+	return 0, 0
 }

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,4 +207,28 @@ func FuzzParseRule(f *testing.F) {
 			_ = lerr.Error()
 		}
 	})
+}
+
+func TestRuleActions(t *testing.T) {
+	base := string(SeedRuleTOML())
+	r, lerr := ParseRule("a.toml", []byte(base+"\n[macsensor]\nactions = [\"kill_process\", \"kill_process\"]\n"))
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	if len(r.Actions) != 1 || r.Actions[0] != "kill_process" {
+		t.Errorf("Actions = %q", r.Actions)
+	}
+	if r, _ := ParseRule("b.toml", SeedRuleTOML()); len(r.Actions) != 0 {
+		t.Errorf("a rule without [macsensor] has actions %q", r.Actions)
+	}
+	text := base + "\n[macsensor]\nactions = [\"kill_process\", \"isolate_host\"]\n"
+	_, lerr = ParseRule("c.toml", []byte(text))
+	if lerr == nil {
+		t.Fatal("an unknown action loaded")
+	}
+	line := strings.Count(base, "\n") + 3
+	want := fmt.Sprintf(`c.toml:%d:28: detect: [macsensor] actions: unknown action "isolate_host" (known: kill_process)`, line)
+	if lerr.Error() != want {
+		t.Errorf("error %q, want %q", lerr.Error(), want)
+	}
 }

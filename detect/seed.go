@@ -27,6 +27,7 @@ var seed = sync.OnceValues(func() (*Rule, error) {
 		return nil, lerr
 	}
 	r.File = ""
+	r.Builtin = true
 	return r, nil
 })
 

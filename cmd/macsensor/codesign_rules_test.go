@@ -238,6 +238,7 @@ func nest(flat map[string]any) map[string]any {
 func TestCodesignRules(t *testing.T) {
 	replayNow = func() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) }
 	defer func() { replayNow = time.Now }()
+	defer pinReplayAgent()()
 	dir := filepath.Join("..", "..", "testdata", "codesign")
 	cases := ruleCases()
 	covered := map[string]bool{}

@@ -37,6 +37,8 @@ type Config struct {
 	Files    FilesConfig    `toml:"files"`
 	Reload   ReloadConfig   `toml:"reload"`
 	Workflow WorkflowConfig `toml:"workflow"`
+	// respond.go: response actions.
+	Response ResponseConfig `toml:"response"`
 }
 
 // SensorConfig is the [sensor] table.

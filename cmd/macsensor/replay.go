@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"compress/gzip"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/macsensor/macsensor/detect"
 	"github.com/macsensor/macsensor/sensor/ecs"
+	"github.com/macsensor/macsensor/sensor/host"
 )
 
 func init() {
@@ -22,6 +24,17 @@ func init() {
 
 // replayNow stamps event.created on replayed alerts; tests pin it.
 var replayNow = time.Now
+
+// replayAgent is the agent.* of replayed alerts: the machine and the
+// macsensor that ran the replay, not the agent that recorded the events
+// (the Events[] keep theirs). Tests pin it.
+var replayAgent = func() *ecs.Agent {
+	ag := &ecs.Agent{Type: "macsensor", Version: version}
+	if hi, err := host.Read(); err == nil || hi.ID != "" {
+		ag.ID, ag.Name = hi.ID, hi.Hostname
+	}
+	return ag
+}
 
 // maxMalformedShown bounds the malformed-line reports printed one by one;
 // the count in the summary is always exact.
@@ -37,11 +50,14 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	query := fs.String("query", "", "run this one EQL query instead of the rules and print each match")
 	window := fs.Duration("reorder-window", 5*time.Second, "how far out of @timestamp order events may arrive and still be put in order")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "goroutines decoding ndjson in parallel")
+	partitions := fs.Int("partitions", runtime.GOMAXPROCS(0), "engines per partition family run in parallel, events split by each rule's first join key (host.id, process.entity_id, ...); 1: one engine; --query always runs one")
+	progress := fs.String("progress", "auto", "progress line on stderr: auto (only when stderr is a terminal), always, never")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the replay to this file (go tool pprof)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: macsensor replay [--rules PATH]... [--no-builtin] [--exceptions FILE] [--query EQL] [--reorder-window DUR] FILE... (- for stdin)")
-		fmt.Fprintln(stderr, "\nReads ECS events as ndjson (nested objects or dotted keys), runs the rules over them in")
-		fmt.Fprintln(stderr, "@timestamp order and writes alerts as ndjson to stdout; a summary goes to stderr.")
+		fmt.Fprintln(stderr, "usage: macsensor replay [--rules PATH]... [--no-builtin] [--exceptions FILE] [--query EQL] [--reorder-window DUR] [--partitions N] FILE... (- for stdin)")
+		fmt.Fprintln(stderr, "\nReads ECS events as ndjson (nested objects or dotted keys; gzip-compressed files too), runs the")
+		fmt.Fprintln(stderr, "rules over them in @timestamp order and writes alerts as ndjson to stdout; a summary goes to stderr.")
+		fmt.Fprintln(stderr, "Files are read one after the other as one stream. On a terminal, a progress line shows on stderr.")
 		fmt.Fprintln(stderr, "With --query, prints each match: the event, or {\"sequence\":[events...]}.")
 		fs.PrintDefaults()
 	}
@@ -50,6 +66,19 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
+		return 2
+	}
+	var prog *replayProgress
+	switch *progress {
+	case "auto":
+		if f, ok := stderr.(*os.File); ok && isTerminal(f.Fd()) {
+			prog = newReplayProgress(stderr, fs.Args())
+		}
+	case "always":
+		prog = newReplayProgress(stderr, fs.Args())
+	case "never":
+	default:
+		fmt.Fprintf(stderr, "macsensor replay: --progress %q: want auto, always or never\n", *progress)
 		return 2
 	}
 
@@ -89,6 +118,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	rules := set.Rules
+	agent := replayAgent()
 	if *query != "" {
 		r, err := detect.QueryRule(*query)
 		if err != nil {
@@ -106,34 +136,60 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		opt.OnAlert = func(a *detect.Alert) {
+			a.Agent = agent
 			line = a.AppendJSON(line[:0])
 			out.Write(append(line, '\n'))
+			prog.alert()
 		}
 		opt.OnThrottle = func(s detect.ThrottleSummary) {
 			fmt.Fprintf(stderr, "macsensor replay: rule %q: %d alerts throttled in the window from %s (max_signals %d)\n",
 				s.RuleName, s.Throttled, time.Unix(0, s.WindowStart).UTC().Format(time.RFC3339), s.Allowed)
 		}
 	}
-	eng, err := detect.NewEngine(rules, set.Exceptions, opt)
+	var eng replayEngine
+	var err error
+	if *query != "" || *partitions <= 1 {
+		eng, err = detect.NewEngine(rules, set.Exceptions, opt)
+	} else {
+		// detect.Parallel: one engine per host partition (and one for the
+		// rules whose sequences do not join on host.id), alerts merged
+		// into the serial order.
+		popt := detect.ParallelOptions{Options: opt, Partitions: *partitions, Agent: agent}
+		popt.OnAlert = nil
+		popt.Output = func(_ *detect.Rule, l []byte) {
+			out.Write(l)
+			out.WriteByte('\n')
+			prog.alert()
+		}
+		eng, err = detect.NewParallel(rules, set.Exceptions, popt)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "macsensor replay:", err)
 		return 1
 	}
 	reorder := detect.NewReorder(*window, eng.Process)
 
+	prog.start()
 	var read, malformed int
 	for _, name := range fs.Args() {
-		n, bad, err := replayFile(name, *workers, reorder, stderr, malformed)
+		n, bad, err := replayFile(name, *workers, reorder, stderr, malformed, prog)
 		read += n
 		malformed += bad
 		if err != nil {
+			prog.stop()
 			fmt.Fprintln(stderr, "macsensor replay:", err)
+			reorder.Flush()
+			eng.Flush()
 			out.Flush()
 			return 1
 		}
 	}
 	reorder.Flush()
 	eng.Flush()
+	prog.stop()
+	if rs := reorder.Stats(); rs.Late > 0 && *partitions > 1 && *query == "" {
+		fmt.Fprintf(stderr, "macsensor replay: %d late events: a partitioned run may differ from --partitions 1 for them (detect.Parallel)\n", rs.Late)
+	}
 	if err := out.Flush(); err != nil {
 		fmt.Fprintln(stderr, "macsensor replay: writing output:", err)
 		return 1
@@ -142,17 +198,36 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// replayFile feeds one file's events to reorder. Malformed lines are
-// reported (the first few one by one) and skipped.
-func replayFile(name string, workers int, reorder *detect.Reorder, stderr io.Writer, shown int) (read, malformed int, err error) {
-	var r io.Reader = os.Stdin
+// replayEngine is what replay runs the events through: a detect.Engine,
+// or a detect.Parallel.
+type replayEngine interface {
+	Process(ev *ecs.Event)
+	Flush()
+	Stats() detect.Stats
+}
+
+// replayFile feeds one file's events to reorder: ndjson, or gzip-compressed
+// ndjson (recognised by its magic bytes, whatever the name). Malformed lines
+// are reported (the first few one by one) and skipped.
+func replayFile(name string, workers int, reorder *detect.Reorder, stderr io.Writer, shown int, prog *replayProgress) (read, malformed int, err error) {
+	var f io.Reader = os.Stdin
 	if name != "-" {
-		f, err := os.Open(name)
+		fh, err := os.Open(name)
 		if err != nil {
 			return 0, 0, err
 		}
-		defer f.Close()
-		r = f
+		defer fh.Close()
+		f = fh
+	}
+	br := bufio.NewReaderSize(prog.counter(f), 64<<10)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", name, err)
+		}
+		defer zr.Close()
+		r = zr
 	}
 	defer replayGC()()
 	rd := ecs.NewReader(r, ecs.ReaderOptions{Workers: workers})
@@ -161,6 +236,7 @@ func replayFile(name string, workers int, reorder *detect.Reorder, stderr io.Wri
 		ev, err := rd.Next()
 		if err == nil {
 			read++
+			prog.event()
 			reorder.Push(ev)
 			continue
 		}

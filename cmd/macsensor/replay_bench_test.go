@@ -18,6 +18,13 @@ import (
 // processes on one host, with an automator → runner pair every 100,000
 // events. It returns the number of pairs.
 func writeStream(path string, n int) (pairs int, err error) {
+	return writeHostsStream(path, n, 1)
+}
+
+// writeHostsStream is writeStream over hosts machines: event i comes from
+// host (i/2) mod hosts (an automator and its runner, i and i+1 with i
+// even, share a host). With hosts = 1 it is writeStream's file.
+func writeHostsStream(path string, n, hosts int) (pairs int, err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return 0, err
@@ -25,10 +32,17 @@ func writeStream(path string, n int) (pairs int, err error) {
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
 	base := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC).UnixMilli()
-	const host = `"host":{"id":"8E1B0A8E-2F0C-4E57-A3A4-0D2C9E1B7F10","name":"mac-01","hostname":"mac-01","architecture":"arm64","os":{"type":"macos","name":"macOS","version":"14.5","kernel":"23.5.0","family":"darwin","platform":"darwin"}},"agent":{"type":"macsensor","version":"0.1.0"}`
+	hostOf := func(k int) string {
+		return fmt.Sprintf(`"host":{"id":"8E1B0A8E-2F0C-4E57-A3A4-0D2C9E1B%04X","name":"mac-%02d","hostname":"mac-%02d","architecture":"arm64","os":{"type":"macos","name":"macOS","version":"14.5","kernel":"23.5.0","family":"darwin","platform":"darwin"}},"agent":{"type":"macsensor","version":"0.1.0"}`, 0x7F10+k, k+1, k+1)
+	}
+	hostLines := make([]string, hosts)
+	for k := range hostLines {
+		hostLines[k] = hostOf(k)
+	}
 	names := []string{"zsh", "git", "curl", "python3", "node", "mdworker_shared", "Safari", "cfprefsd", "ssh", "xcodebuild"}
 	ts := func(i int) string { return time.UnixMilli(base + int64(i)).UTC().Format("2006-01-02T15:04:05.000Z") }
 	for i := 0; i < n; i++ {
+		host := hostLines[(i/2)%hosts]
 		pid := 1000 + i%500
 		switch {
 		case i%100000 == 50000:
@@ -123,4 +137,50 @@ func countLines(b []byte) int {
 		}
 	}
 	return n
+}
+
+// BenchmarkReplayCores runs the macsensor binary over 1,000,000 events of
+// 16 hosts (writeHostsStream) with GOMAXPROCS=k and --partitions k, k = 1
+// and 2, with the seed rule and with Elastic's macOS rules
+// (../shared/rules/elastic-macos, when present).
+//
+//	go test ./cmd/macsensor -run '^$' -bench ReplayCores -benchtime 1x -count 3 -benchmem
+func BenchmarkReplayCores(b *testing.B) {
+	bin := builtBinary(b)
+	path := filepath.Join(b.TempDir(), "hosts.ndjson")
+	const n = 1_000_000
+	pairs, err := writeHostsStream(path, n, 16)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fi, _ := os.Stat(path)
+	sets := map[string][]string{"seed": nil}
+	if all := filepath.Join("..", "..", "..", "shared", "rules", "elastic-macos"); dirExists(all) {
+		sets["all"] = []string{"--rules", all}
+	}
+	for _, name := range []string{"seed", "all"} {
+		rs, ok := sets[name]
+		if !ok {
+			continue
+		}
+		for _, k := range []int{1, 2} {
+			b.Run(fmt.Sprintf("rules=%s/cores=%d", name, k), func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(fi.Size())
+				for b.Loop() {
+					args := append(append([]string{"replay", "--partitions", strconv.Itoa(k)}, rs...), path)
+					cmd := exec.Command(bin, args...)
+					cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(k))
+					out, err := cmd.Output()
+					if err != nil {
+						b.Fatalf("replay: %v", err)
+					}
+					if name == "seed" && countLines(out) != pairs {
+						b.Fatalf("%d alerts, want %d", countLines(out), pairs)
+					}
+				}
+				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
+	}
 }

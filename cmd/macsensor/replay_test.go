@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"flag"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/macsensor/macsensor/sensor/ecs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -40,6 +43,7 @@ var seedCases = []struct {
 func TestSeedRuleGolden(t *testing.T) {
 	replayNow = func() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) }
 	defer func() { replayNow = time.Now }()
+	defer pinReplayAgent()()
 	for _, tc := range seedCases {
 		t.Run(tc.name, func(t *testing.T) {
 			in := filepath.Join("..", "..", "testdata", "seed", tc.name+".ndjson")
@@ -173,5 +177,161 @@ func TestRulesValidate(t *testing.T) {
 	out := stdout.String()
 	if code != 1 || !strings.Contains(out, "bad.toml:") || !strings.HasSuffix(out, "2 rules: 1 ok, 1 failed\n") {
 		t.Fatalf("exit %d, output:\n%s", code, out)
+	}
+}
+
+// pinReplayAgent makes replayed alerts carry a fixed agent (golden files)
+// and returns the undo.
+func pinReplayAgent() func() {
+	old := replayAgent
+	replayAgent = func() *ecs.Agent {
+		return &ecs.Agent{ID: "replay-agent-1", Name: "replay-host", Type: "macsensor", Version: "test"}
+	}
+	return func() { replayAgent = old }
+}
+
+// replayOut runs `macsensor replay args...` and returns stdout and stderr.
+func replayOut(t *testing.T, args ...string) (string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := dispatch(append([]string{"replay"}, args...), &stdout, &stderr); code != 0 {
+		t.Fatalf("replay %v: exit %d: %s", args, code, stderr.String())
+	}
+	return stdout.String(), stderr.String()
+}
+
+// TestReplayPartitionsIdentical: a partitioned replay writes exactly the
+// bytes of a one-engine replay, over every golden input and over a
+// generated stream of 12 hosts, with the seed rule and with Elastic's
+// macOS rules (when ../shared has them).
+func TestReplayPartitionsIdentical(t *testing.T) {
+	replayNow = func() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) }
+	defer func() { replayNow = time.Now }()
+	defer pinReplayAgent()()
+	for _, tc := range seedCases {
+		in := filepath.Join("..", "..", "testdata", "seed", tc.name+".ndjson")
+		serial, _ := replayOut(t, "--partitions", "1", in)
+		for _, n := range []string{"2", "3"} {
+			if par, _ := replayOut(t, "--partitions", n, in); par != serial {
+				t.Errorf("%s: --partitions %s differs from --partitions 1:\n%s\nvs\n%s", tc.name, n, par, serial)
+			}
+		}
+	}
+	gen := filepath.Join(t.TempDir(), "hosts.ndjson")
+	pairs, err := writeHostsStream(gen, 120_000, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets := [][]string{nil}
+	if all := filepath.Join("..", "..", "..", "shared", "rules", "elastic-macos"); dirExists(all) {
+		sets = append(sets, []string{"--rules", all})
+	} else {
+		t.Log("../shared/rules/elastic-macos absent: the seed rule only")
+	}
+	for _, rs := range sets {
+		serial, serr := replayOut(t, append(append([]string{}, rs...), "--partitions", "1", gen)...)
+		if len(rs) == 0 && strings.Count(serial, "\n") != pairs {
+			t.Fatalf("serial: %d alerts, want %d", strings.Count(serial, "\n"), pairs)
+		}
+		for _, n := range []string{"2", "5"} {
+			par, perr := replayOut(t, append(append([]string{}, rs...), "--partitions", n, gen)...)
+			if par != serial {
+				t.Errorf("rules %v: --partitions %s: %d alert bytes, serial %d", rs, n, len(par), len(serial))
+			}
+			if summary(perr) != summary(serr) {
+				t.Errorf("rules %v: --partitions %s summary:\n%s\nserial:\n%s", rs, n, summary(perr), summary(serr))
+			}
+		}
+	}
+}
+
+// summary drops the lines that are not the per-rule summary.
+func summary(stderr string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "  ") || strings.Contains(l, "events read") {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// TestReplayGzipAndFiles: a .ndjson.gz file replays like its plain text,
+// and several files are one stream.
+func TestReplayGzipAndFiles(t *testing.T) {
+	replayNow = func() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) }
+	defer func() { replayNow = time.Now }()
+	defer pinReplayAgent()()
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "s.ndjson")
+	if _, err := writeHostsStream(plain, 60_000, 3); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz := filepath.Join(dir, "s.ndjson.gz")
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write(data)
+	zw.Close()
+	if err := os.WriteFile(gz, zb.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The same stream cut in two files at a line boundary.
+	cut := bytes.IndexByte(data[len(data)/2:], '\n') + len(data)/2 + 1
+	a, b := filepath.Join(dir, "a.ndjson"), filepath.Join(dir, "b.ndjson.gz")
+	os.WriteFile(a, data[:cut], 0o600)
+	zb.Reset()
+	zw = gzip.NewWriter(&zb)
+	zw.Write(data[cut:])
+	zw.Close()
+	os.WriteFile(b, zb.Bytes(), 0o600)
+
+	want, werr := replayOut(t, plain)
+	if strings.Count(want, "\n") != 1 {
+		t.Fatalf("%d alerts in the plain file, want 1", strings.Count(want, "\n"))
+	}
+	if got, gerr := replayOut(t, gz); got != want || summary(gerr) != summary(werr) {
+		t.Errorf("gzip: alerts or summary differ:\n%s\nvs\n%s", gerr, werr)
+	}
+	if got, gerr := replayOut(t, a, b); got != want || summary(gerr) != summary(werr) {
+		t.Errorf("two files: alerts or summary differ:\n%s\nvs\n%s", gerr, werr)
+	}
+	// A truncated gzip file is an error naming the file.
+	bad := filepath.Join(dir, "bad.ndjson.gz")
+	os.WriteFile(bad, zb.Bytes()[:len(zb.Bytes())/2], 0o600)
+	var stdout, stderr bytes.Buffer
+	if code := dispatch([]string{"replay", bad}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), bad) {
+		t.Errorf("truncated gzip: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestReplayProgress: no progress line unless stderr is a terminal (a
+// buffer is not) or --progress always; the line's fields.
+func TestReplayProgress(t *testing.T) {
+	in := filepath.Join("..", "..", "testdata", "seed", "attack.ndjson")
+	_, serr := replayOut(t, in)
+	if strings.Contains(serr, "events/s") {
+		t.Errorf("progress on a non-terminal stderr: %q", serr)
+	}
+	_, serr = replayOut(t, "--progress", "always", in)
+	if !strings.Contains(serr, "events/s") || !strings.Contains(serr, "(100.0%)") || !strings.Contains(serr, "1 alerts") {
+		t.Errorf("--progress always: %q", serr)
+	}
+	if got := formatProgress(2*time.Second, 3000, 3<<20, 12<<20, 7); got != "2s  3000 events  1500 events/s  3.0 MiB read (25.0%)  7 alerts" {
+		t.Errorf("formatProgress = %q", got)
+	}
+	if f, err := os.Open(in); err == nil {
+		if isTerminal(f.Fd()) {
+			t.Error("isTerminal(regular file) = true")
+		}
+		f.Close()
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/macsensor/macsensor/detect"
 	"github.com/macsensor/macsensor/sensor"
 	"github.com/macsensor/macsensor/sensor/logfile"
+	"github.com/macsensor/macsensor/sensor/respond"
 )
 
 func init() {
@@ -92,6 +93,7 @@ type daemon struct {
 	reloadW  *reloadWatch       // the reload watcher (files.go); nil when off
 	reloads  uint64             // reloads run (SIGHUP or changed files)
 	extra    []byte             // the alert's macsensor members (the workflow)
+	killer   *respond.Killer    // kill_process (respond.go); nil until first used
 	sigs     signatureState     // the code-signature cache (signatures.go)
 
 	live     *detect.Live
@@ -225,6 +227,7 @@ func (d *daemon) onAlert(a *detect.Alert) {
 		d.extra = workflowJSON(a, d.extra)
 		a.Extra = d.extra
 	}
+	d.respondTo(a)
 	d.line = a.AppendJSON(d.line[:0])
 	if !d.alerts.Send(d.line) {
 		d.log.Error().Str("rule", a.Rule.Name).Msg("alert dropped: the alert writer's queue is full")
