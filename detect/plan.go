@@ -152,7 +152,7 @@ func keyCost(keys []eql.Key) float64 {
 func fieldCost(f string) float64 {
 	switch {
 	case f == "event.action":
-		return 20
+		return 30
 	case strings.HasPrefix(f, "host."), strings.HasPrefix(f, "agent."), strings.HasPrefix(f, "data_stream."),
 		strings.HasPrefix(f, "ecs."), strings.HasPrefix(f, "event."), strings.HasPrefix(f, "user."):
 		return 100
