@@ -351,6 +351,13 @@ func allBits(b []uint64, idx []int) bool {
 // tries ev on the given stages.
 func (e *Engine) stepSeq(rr *ruleRun, ev *ecs.Event, stages uint64) {
 	q := rr.seq
+	if stages&q.ready() == 0 {
+		// No stage to try (a later stage with nothing waiting before it):
+		// the clock catches up before the next event that has one, or in
+		// Stats, and expiring then drops the same (see catchUp); catching
+		// up cannot make a stage ready.
+		return
+	}
 	q.catchUp(e.ruleNow(rr))
 	if stages &= q.ready(); stages != 0 {
 		q.step(ev, e.arrival, allCategories, stages)
