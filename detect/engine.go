@@ -359,7 +359,14 @@ func (e *Engine) stepSeq(rr *ruleRun, ev *ecs.Event, stages uint64) {
 		return
 	}
 	q.catchUp(e.ruleNow(rr))
-	if stages &= q.ready(); stages != 0 {
+	ready := q.ready()
+	if stages&1 != 0 {
+		// The first stage may open a sequence that this event's until
+		// clause then drops (step tries the until after the stages, as
+		// rule at a time does): the until is ready too.
+		ready |= untilStage
+	}
+	if stages &= ready; stages != 0 {
 		q.step(ev, e.arrival, allCategories, stages)
 	}
 }
