@@ -64,10 +64,12 @@ type Engine struct {
 	catNow  [64]int64
 	catSeen uint64
 
-	// copy is the retained copy of the event being processed, made by the
-	// first sequence that keeps it and shared by the others (retained
-	// events are never modified).
-	copy *ecs.Event
+	// copies are the retained copies of events the sequences keep: the
+	// copy of the event being processed is made by the first sequence that
+	// keeps it and shared by the others (retained events are never
+	// modified); a copy no pending sequence holds any more and no match
+	// received is recycled.
+	copies copies
 }
 
 // ruleRun is one rule's state in an engine.
@@ -142,7 +144,8 @@ func NewEngine(rules []*Rule, exceptions []*Exception, opt Options) (*Engine, er
 		}
 		if r.spec.seq != nil {
 			rr.seq = newSequencer(*r.spec.seq, opt.MaxPending, rr.onMatch)
-			rr.seq.clone = e.retain
+			rr.seq.copies = &e.copies
+			rr.seq.shared = true
 		}
 		for _, x := range exceptions {
 			if x != nil && x.match != nil && x.appliesTo(r.ID) {
@@ -241,10 +244,12 @@ func (e *Engine) categoryMask(ev *ecs.Event) uint64 {
 // (@timestamp, then event.sequence); an out-of-order event is processed
 // but never joins a sequence behind a later event.
 //
-// The engine keeps a copy (ecs.Event.Clone) of each event a pending
-// sequence holds: an event from an ecs.Reader points into the Reader's
-// batch memory, which one long-pending event would otherwise keep alive.
-// The copy is made only for events that match a sequence stage.
+// The engine keeps a copy (ecs.Copy) of each event a pending sequence
+// holds: an event from an ecs.Reader points into the Reader's batch
+// memory, which one long-pending event would otherwise keep alive. The
+// copy is made only for events that match a sequence stage, and recycled
+// once no pending sequence holds it, unless it was part of a match: the
+// events of a match are never changed afterwards.
 func (e *Engine) Process(ev *ecs.Event) {
 	e.events++
 	e.arrival++
@@ -257,7 +262,7 @@ func (e *Engine) Process(ev *ecs.Event) {
 	} else {
 		e.processAll(ev, mask)
 	}
-	e.copy = nil
+	e.copies.next()
 }
 
 // processAll runs every rule of ev's categories on it, rule at a time.
@@ -346,8 +351,22 @@ func allBits(b []uint64, idx []int) bool {
 // tries ev on the given stages.
 func (e *Engine) stepSeq(rr *ruleRun, ev *ecs.Event, stages uint64) {
 	q := rr.seq
+	if stages&q.ready() == 0 {
+		// No stage to try (a later stage with nothing waiting before it):
+		// the clock catches up before the next event that has one, or in
+		// Stats, and expiring then drops the same (see catchUp); catching
+		// up cannot make a stage ready.
+		return
+	}
 	q.catchUp(e.ruleNow(rr))
-	if stages &= q.ready(); stages != 0 {
+	ready := q.ready()
+	if stages&1 != 0 {
+		// The first stage may open a sequence that this event's until
+		// clause then drops (step tries the until after the stages, as
+		// rule at a time does): the until is ready too.
+		ready |= untilStage
+	}
+	if stages &= ready; stages != 0 {
 		q.step(ev, e.arrival, allCategories, stages)
 	}
 }
@@ -362,15 +381,6 @@ func (e *Engine) ruleNow(rr *ruleRun) int64 {
 		}
 	}
 	return now
-}
-
-// retain returns the shared retained copy of ev, the event being
-// processed.
-func (e *Engine) retain(ev *ecs.Event) *ecs.Event {
-	if e.copy == nil {
-		e.copy = ev.Clone()
-	}
-	return e.copy
 }
 
 // Flush closes every throttle window, reporting what they dropped; call it

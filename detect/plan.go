@@ -32,6 +32,7 @@ type plan struct {
 	tables  [64]*catTable // by category bit (see Engine.categoryBit)
 	byRule  [][]int       // targets of each rule
 	buf     []byte        // folding scratch
+	scratch []uint64      // the bits of one value (probe.str's memo)
 }
 
 // maxFew is the most equal keys a probe compares one by one rather than
@@ -99,7 +100,37 @@ type probe struct {
 	prefix, suffix *affixes
 	contains       *substrings
 
+	// memo remembers the bits of recent values (nil: the probe's lookup
+	// is as cheap as the memo's).
+	memo *memo
+
 	pending []pendingKey // while building
+}
+
+// memo is a direct-mapped cache of the targets a probe's values select:
+// the field values of a host's events repeat (process names, parents,
+// paths), and a hit costs a length check and a comparison instead of a
+// fold, a hash and the prefix, suffix and substring scans. The bits of a
+// value depend on the value alone, so a hit adds exactly what the lookup
+// would.
+type memo [memoSize]memoEntry
+
+type memoEntry struct {
+	text []byte   // the value (a copy: the event's memory is not ours)
+	bits []uint64 // the targets it selects; empty: none
+	full bool     // text holds a value
+}
+
+// memoSize is the entries of a memo; values longer than memoMax (command
+// lines, long paths: mostly unique) are not memoized.
+const (
+	memoSize = 64
+	memoMax  = 64
+)
+
+// memoSlot is the entry a value of 1 to memoMax bytes goes in.
+func memoSlot(s string) int {
+	return (len(s)*131 + int(s[0])*31 + int(s[len(s)-1])) & (memoSize - 1)
 }
 
 type pendingKey struct {
@@ -152,7 +183,7 @@ func keyCost(keys []eql.Key) float64 {
 func fieldCost(f string) float64 {
 	switch {
 	case f == "event.action":
-		return 20
+		return 30
 	case strings.HasPrefix(f, "host."), strings.HasPrefix(f, "agent."), strings.HasPrefix(f, "data_stream."),
 		strings.HasPrefix(f, "ecs."), strings.HasPrefix(f, "event."), strings.HasPrefix(f, "user."):
 		return 100
@@ -185,6 +216,7 @@ func newPlan(e *Engine) *plan {
 	}
 	p.tWords = max(1, (len(p.targets)+63)/64)
 	p.words = max(1, (nbits+63)/64)
+	p.scratch = make([]uint64, p.words)
 	for ti := range p.targets {
 		t := &p.targets[ti]
 		if t.never {
@@ -442,6 +474,9 @@ func (p *plan) buildProbe(pr *probe) {
 		pr.equal = nil
 	}
 	pr.pending = nil
+	if pr.folded || pr.equal != nil || pr.prefix != nil || pr.suffix != nil || pr.contains != nil {
+		pr.memo = new(memo)
+	}
 	p.grow(&pr.all)
 	p.grow(&pr.foldAll)
 	pr.prefix.finish()
@@ -614,6 +649,34 @@ func (pr *probe) value(p *plan, v ecs.Value, cand []uint64) {
 
 // str adds the targets whose keys s satisfies.
 func (pr *probe) str(p *plan, s string, cand []uint64) {
+	if pr.memo == nil || len(s) == 0 || len(s) > memoMax {
+		pr.lookupStr(p, s, cand)
+		return
+	}
+	e := &pr.memo[memoSlot(s)]
+	if e.full && string(e.text) == s {
+		if len(e.bits) > 0 {
+			orBits(cand, e.bits)
+		}
+		return
+	}
+	b := p.scratch
+	clear(b)
+	pr.lookupStr(p, s, b)
+	e.text = append(e.text[:0], s...)
+	e.full = true
+	e.bits = e.bits[:0]
+	for _, w := range b {
+		if w != 0 {
+			e.bits = append(e.bits, b...)
+			orBits(cand, b)
+			break
+		}
+	}
+}
+
+// lookupStr is str without the memo.
+func (pr *probe) lookupStr(p *plan, s string, cand []uint64) {
 	if pr.folded {
 		if len(s) > foldMax {
 			orBits(cand, pr.foldAll)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -508,4 +509,61 @@ func TestExplainSeed(t *testing.T) {
 	if _, ok := eng.Explain("no-such-rule"); ok {
 		t.Error("explained an unknown rule")
 	}
+}
+
+// TestProbeMemoMatchesLookup checks every memoized probe of the 143 rules'
+// plan: each of many values (the rules' literals, bent; values that share
+// a memo slot) selects through the memo exactly the targets the lookup
+// without it selects, on a first sight, a repeat and after evictions.
+func TestProbeMemoMatchesLookup(t *testing.T) {
+	eng, err := NewEngine(planRules(t), nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := eng.plan
+	v := newVocabulary(eng.Rules())
+	var b [16]byte
+	c := newChooser(b[:])
+	var vals []string
+	for range 3000 {
+		vals = append(vals, v.str(c))
+	}
+	// Same length, first and last byte: the same slot.
+	for _, s := range []string{"zsh", "zzh", "zah", "curl", "cxrl", "c\u00e9l", "python3", "pxthon3", "node", "nxde"} {
+		vals = append(vals, s, strings.ToUpper(s))
+	}
+	want, got := make([]uint64, p.words), make([]uint64, p.words)
+	probes, hits := 0, 0
+	for _, tab := range p.tables {
+		if tab == nil {
+			continue
+		}
+		for _, pr := range tab.probes {
+			if pr.memo == nil {
+				continue
+			}
+			probes++
+			for round := 0; round < 2; round++ {
+				for i, s := range vals {
+					if round == 1 {
+						s = vals[(i*7919)%len(vals)]
+					}
+					clear(want)
+					clear(got)
+					pr.lookupStr(p, s, want)
+					pr.str(p, s, got)
+					if !slices.Equal(want, got) {
+						t.Fatalf("probe %s, value %q: memo %x, lookup %x", pr.field, s, got, want)
+					}
+					if slices.ContainsFunc(want, func(w uint64) bool { return w != 0 }) {
+						hits++
+					}
+				}
+			}
+		}
+	}
+	if probes < 10 || hits < 1000 {
+		t.Fatalf("%d probes, %d values selecting targets: the test checks too little", probes, hits)
+	}
+	t.Logf("%d memoized probes, %d value lookups selecting targets", probes, hits)
 }

@@ -40,9 +40,12 @@ type sequencer struct {
 	spec       seqSpec
 	maxPending int
 	emit       func(events []*ecs.Event)
-	// clone copies an event a pending sequence keeps (ecs.Event.Clone; the
-	// engine shares one copy of an event among its sequences).
-	clone func(*ecs.Event) *ecs.Event
+	// copies holds the copies of events pending sequences keep (the
+	// engine shares one among its sequences).
+	copies *copies
+	// shared: the engine owns copies and ends each event's sharing (else
+	// process does).
+	shared bool
 
 	// masks[i] is stage i's category bit in the engine's event masks
 	// (untilMask the until's); a stage whose bit an event lacks is not
@@ -90,7 +93,7 @@ type seqKey struct {
 type partial struct {
 	k      *seqKey
 	stage  int
-	events []*ecs.Event // retained copies, one per matched stage
+	events []*retained // retained copies, one per matched stage
 	last   ordinal
 	start  int64
 	gen    uint32
@@ -107,7 +110,7 @@ func newSequencer(spec seqSpec, maxPending int, emit func([]*ecs.Event)) *sequen
 		spec:       spec,
 		maxPending: maxPending,
 		emit:       emit,
-		clone:      (*ecs.Event).Clone,
+		copies:     new(copies),
 		masks:      make([]uint64, len(spec.stages)),
 		untilMask:  ^uint64(0),
 		keys:       make(map[string]*seqKey),
@@ -141,6 +144,9 @@ func (s *sequencer) keyOf(st *stageSpec, ev *ecs.Event) ([]byte, bool) {
 func (s *sequencer) process(ev *ecs.Event, arrival uint64, mask uint64) {
 	s.catchUp(ev.Timestamp)
 	s.step(ev, arrival, mask, allStages)
+	if !s.shared {
+		s.copies.next()
+	}
 }
 
 // allStages tries every stage and the until clause in step.
@@ -243,7 +249,7 @@ func (s *sequencer) open(key []byte, ev *ecs.Event, ord ordinal) {
 	p := s.alloc()
 	p.k = k
 	p.stage = 0
-	p.events = append(p.events, s.clone(ev))
+	p.events = append(p.events, s.copies.retain(ev))
 	p.last = ord
 	p.start = ord.ts
 	k.slots[0] = p
@@ -286,7 +292,11 @@ func (s *sequencer) advance(i int, key []byte, ev *ecs.Event, ord ordinal) {
 		return
 	}
 	if i == len(s.spec.stages)-1 {
-		s.out = append(s.out[:0], p.events...)
+		s.out = s.out[:0]
+		for _, r := range p.events {
+			r.out = true // the match may outlive the sequence: never recycled
+			s.out = append(s.out, &r.c.Event)
+		}
 		s.drop(p)
 		s.tidy(k)
 		s.complete(ev)
@@ -297,7 +307,7 @@ func (s *sequencer) advance(i int, key []byte, ev *ecs.Event, ord ordinal) {
 		s.stats.replaced++
 		s.drop(old)
 	}
-	p.events = append(p.events, s.clone(ev))
+	p.events = append(p.events, s.copies.retain(ev))
 	p.last = ord
 	s.perSlot[i-1]--
 	s.perSlot[i]++
@@ -346,6 +356,9 @@ func (s *sequencer) drop(p *partial) {
 	s.perSlot[p.stage]--
 	s.stale++ // its fifo entry is now stale
 	p.gen++
+	for _, r := range p.events {
+		s.copies.release(r)
+	}
 	clear(p.events)
 	p.events = p.events[:0]
 	p.k = nil
@@ -358,7 +371,66 @@ func (s *sequencer) alloc() *partial {
 		s.free = s.free[:n-1]
 		return p
 	}
-	return &partial{events: make([]*ecs.Event, 0, len(s.spec.stages))}
+	return &partial{events: make([]*retained, 0, len(s.spec.stages))}
+}
+
+// retained is a copy of an event that pending sequences keep. refs counts
+// the pending sequences that hold it; out is set once it was handed to a
+// match (an alert and whoever received it may still hold it). A copy no
+// sequence holds and no match received is recycled for a later event.
+type retained struct {
+	c    ecs.Copy
+	refs int32
+	out  bool
+}
+
+// copies makes and recycles the retained copies of events. The engine's
+// sequences share one copies: the sequences that keep the event being
+// processed share one copy of it (cur, until next).
+type copies struct {
+	free   []*retained
+	cur    *retained
+	reused uint64 // copies made over recycled memory (tests)
+}
+
+// retain returns a copy of ev, the event being processed, for one more
+// holder.
+func (c *copies) retain(ev *ecs.Event) *retained {
+	r := c.cur
+	if r == nil {
+		if n := len(c.free); n > 0 {
+			r = c.free[n-1]
+			c.free[n-1] = nil
+			c.free = c.free[:n-1]
+			c.reused++
+		} else {
+			r = new(retained)
+		}
+		r.c.Set(ev)
+		c.cur = r
+	}
+	r.refs++
+	return r
+}
+
+// release drops one holder of r, recycling it when it was the last and no
+// match received it.
+func (c *copies) release(r *retained) {
+	r.refs--
+	if r.refs == 0 && !r.out && r != c.cur {
+		c.free = append(c.free, r)
+	}
+}
+
+// next ends the sharing of the current event's copy: the next retain is of
+// another event.
+func (c *copies) next() {
+	if r := c.cur; r != nil {
+		c.cur = nil
+		if r.refs == 0 && !r.out {
+			c.free = append(c.free, r)
+		}
+	}
 }
 
 // expire drops the pending sequences that can no longer complete within

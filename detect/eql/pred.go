@@ -342,11 +342,18 @@ func likePred(lits []ecs.Value, fold bool) scalarPred {
 		w := wild[0]
 		p.str = w.match
 	default:
+		filter := newPairFilter(wild, fold)
+		if len(wild) < 2 {
+			filter = nil
+		}
 		p.str = func(s string) bool {
 			if set != nil && set(s) {
 				return true
 			}
 			ascii := fold && isASCII(s)
+			if filter != nil && !filter.mayMatch(s, ascii) {
+				return false
+			}
 			for _, w := range wild {
 				if w.matchASCII(s, ascii) {
 					return true

@@ -2,6 +2,7 @@ package eql
 
 import (
 	"regexp/syntax"
+	"strings"
 	"unicode"
 )
 
@@ -146,4 +147,68 @@ func addRune(s *asciiSet, r rune, fold bool) {
 			s.add(f)
 		}
 	}
+}
+
+// A list of wildcard patterns (`like ("*a*", "*b*", ...)`, `: (...)`) is
+// tried pattern by pattern; most values match none. Every match of a
+// pattern contains each of its literal pieces, so it contains the first
+// two bytes of its longest one: pairFilter holds those pairs (6 bits of
+// each byte: collisions only let a value through) and rejects a value
+// that contains none before any pattern runs. Under folding the pieces are
+// canonical (ASCII letters upper case) and an ASCII value's bytes are
+// canonicalised alike; a value with a non-ASCII byte may fold onto an
+// ASCII piece (U+017F onto S, U+212A onto K) and is always let through.
+type pairFilter struct {
+	bits [64]uint64
+	fold bool
+}
+
+// newPairFilter returns the filter of a list of patterns, or nil when a
+// pattern has no literal piece of two bytes or more (without `?`; ASCII
+// when folding) to filter on.
+func newPairFilter(wild []*wildcard, fold bool) *pairFilter {
+	f := &pairFilter{fold: fold}
+	for _, w := range wild {
+		best := ""
+		for _, pc := range w.pieces {
+			if len(pc.lit) < 2 || strings.Contains(pc.lit, "?") || (fold && !pc.ascii) {
+				continue
+			}
+			if len(pc.lit) > len(best) {
+				best = pc.lit
+			}
+		}
+		if best == "" {
+			return nil
+		}
+		g := pairIndex(best[0], best[1])
+		f.bits[g>>6] |= 1 << (g & 63)
+	}
+	return f
+}
+
+func pairIndex(a, b byte) uint { return uint(a&63)<<6 | uint(b&63) }
+
+// mayMatch reports whether s may match one of the patterns; ascii tells
+// whether s is all ASCII (only needed when folding).
+func (f *pairFilter) mayMatch(s string, ascii bool) bool {
+	if f.fold {
+		if !ascii {
+			return true
+		}
+		for i := 0; i+1 < len(s); i++ {
+			g := pairIndex(asciiCanon[s[i]], asciiCanon[s[i+1]])
+			if f.bits[g>>6]&(1<<(g&63)) != 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i+1 < len(s); i++ {
+		g := pairIndex(s[i], s[i+1])
+		if f.bits[g>>6]&(1<<(g&63)) != 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -1,5 +1,7 @@
 package ecs
 
+import "unsafe"
+
 // Clone returns a deep copy of e that shares no memory with it: its strings
 // live in one new allocation, its slices are new. The detection engine
 // clones the events it keeps in pending sequences, because an event from a
@@ -85,5 +87,107 @@ func valueStrings(v *Value, f func(*string)) {
 	}
 	for i := range v.List {
 		valueStrings(&v.List[i], f)
+	}
+}
+
+// A Copy is a reusable deep copy of an event: Set overwrites it with a copy
+// of another event, reusing the memory of its previous content (one byte
+// buffer for all its strings, its []string slices). The detection engine
+// recycles the copies its dropped pending sequences kept this way instead
+// of cloning (and collecting) one event per sequence opened.
+//
+// Set changes the bytes under the strings of the previous content: the
+// caller must be sure that no one still holds the Copy's previous event or
+// any string or slice of it.
+type Copy struct {
+	Event
+	buf   []byte
+	lists [nListSlots][]string // the []string fields' memory, kept across Sets
+}
+
+// nListSlots is the number of []string typed fields; listSlots their slot
+// offsets and textSlots those of the string fields (built by init from the
+// generated slots table).
+const nListSlots = 4
+
+var listSlots, textSlots []uintptr
+
+func init() {
+	for i := range slots {
+		switch s := &slots[i]; s.kind {
+		case slotString:
+			textSlots = append(textSlots, s.off)
+		case slotStrings:
+			listSlots = append(listSlots, s.off)
+		}
+	}
+	if len(listSlots) != nListSlots {
+		panic("ecs: nListSlots is out of date with the slots table")
+	}
+}
+
+// Set makes c a deep copy of e that shares no memory with e (see Clone).
+func (c *Copy) Set(e *Event) {
+	c.Event = *e
+	base := unsafe.Pointer(&c.Event)
+	for i, off := range listSlots {
+		p := (*[]string)(unsafe.Add(base, off))
+		if *p == nil {
+			continue
+		}
+		l := append(c.lists[i][:0], *p...)
+		c.lists[i] = l
+		*p = l
+	}
+	if e.Fields != nil {
+		c.Fields = make(Fields, len(e.Fields))
+		for i, f := range e.Fields {
+			c.Fields[i] = Field{Path: f.Path, Value: cloneValue(f.Value)}
+		}
+	}
+	n := 0
+	for _, off := range textSlots {
+		n += len(*(*string)(unsafe.Add(base, off)))
+	}
+	for _, off := range listSlots {
+		for _, s := range *(*[]string)(unsafe.Add(base, off)) {
+			n += len(s)
+		}
+	}
+	if c.Fields != nil {
+		for i := range c.Fields {
+			n += len(c.Fields[i].Path)
+			valueStrings(&c.Fields[i].Value, func(s *string) { n += len(*s) })
+		}
+	}
+	if n == 0 {
+		return
+	}
+	if cap(c.buf) < n {
+		c.buf = make([]byte, n+n/4)
+	}
+	buf := c.buf[:cap(c.buf)]
+	off := 0
+	move := func(s *string) {
+		l := len(*s)
+		if l == 0 {
+			return
+		}
+		copy(buf[off:], *s)
+		*s = unsafe.String(&buf[off], l)
+		off += l
+	}
+	for _, o := range textSlots {
+		move((*string)(unsafe.Add(base, o)))
+	}
+	for _, o := range listSlots {
+		ss := *(*[]string)(unsafe.Add(base, o))
+		for j := range ss {
+			move(&ss[j])
+		}
+	}
+	for i := range c.Fields {
+		move(&c.Fields[i].Path)
+		valueStrings(&c.Fields[i].Value, move)
 	}
 }

@@ -80,3 +80,46 @@ func TestCloneEmpty(t *testing.T) {
 		t.Fatal("clone of a bare event")
 	}
 }
+
+func TestCopySharesNothing(t *testing.T) {
+	var e Event
+	n := 0
+	fillStrings(reflect.ValueOf(&e).Elem(), &n, 0)
+	e.Fields[0].Value = Value{Kind: KindList, List: []Value{String("x1"), Strings([]string{"x2"})}}
+	e.Fields[1].Value = Strings([]string{"y1", "y2"})
+	var c Copy
+	// A first, smaller content, then the full one over its memory, then a
+	// bare one: each Set is exactly its source and shares nothing with it.
+	small := &Event{Timestamp: 1, Has: HasTimestamp}
+	small.Process.Name = "zsh"
+	small.Process.Args = []string{"zsh", "-c", "true"}
+	for _, src := range []*Event{small, &e, {Timestamp: 5, Has: HasTimestamp}, &e} {
+		c.Set(src)
+		if !reflect.DeepEqual(src, &c.Event) {
+			t.Fatalf("copy differs from its source %+v", src)
+		}
+		var shared []string
+		sharedStrings(reflect.ValueOf(&c.Event).Elem(), reflect.ValueOf(src).Elem(), "Event", &shared)
+		if len(shared) > 0 {
+			t.Fatalf("the copy shares memory with its source at %v", shared)
+		}
+	}
+}
+
+func TestCopyReusesMemory(t *testing.T) {
+	e := &Event{Timestamp: 1, Has: HasTimestamp}
+	e.Event.Category = []string{"process"}
+	e.Event.Type = []string{"start"}
+	e.Process.Name = "python3"
+	e.Process.Executable = "/usr/bin/python3"
+	e.Process.Args = []string{"/usr/bin/python3", "-c", "print(1)"}
+	e.Process.Parent.Name = "zsh"
+	var c Copy
+	c.Set(e)
+	if n := testing.AllocsPerRun(100, func() { c.Set(e) }); n != 0 {
+		t.Fatalf("Set of an event no larger than the last allocates %v times", n)
+	}
+	if !reflect.DeepEqual(e, &c.Event) {
+		t.Fatal("copy differs from its source")
+	}
+}
