@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -145,17 +144,8 @@ func measureExec(c measureConfig, probe string, interval time.Duration, events b
 	wg.Wait()
 
 	// Two more polls deliver what the last helpers left.
-	polls0, _ := s.PublishedStats()
-	deadline := time.Now().Add(10*interval + 10*time.Second)
-	for {
-		ps, _ := s.PublishedStats()
-		if ps.ProcessPolls >= polls0.ProcessPolls+2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return nil, "", errors.New("the poll loop stopped polling")
-		}
-		time.Sleep(interval / 10)
+	if err := waitPolls(s, interval, 2); err != nil {
+		return nil, "", err
 	}
 	cancel()
 	<-loopDone

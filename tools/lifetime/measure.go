@@ -349,18 +349,9 @@ func measureMode(c measureConfig, probe string, interval time.Duration, trig boo
 	}
 	wg.Wait()
 
-	// Let two more polls deliver what the last helpers left.
-	polls0, _ := s.PublishedStats()
-	deadline := time.Now().Add(10*interval + 10*time.Second)
-	for {
-		ps, _ := s.PublishedStats()
-		if ps.ProcessPolls >= polls0.ProcessPolls+2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return nil, "", errors.New("the poll loop stopped polling")
-		}
-		time.Sleep(interval / 10)
+	// Two more polls deliver what the last helpers left.
+	if err := waitPolls(s, interval, 2); err != nil {
+		return nil, "", err
 	}
 	cancel()
 	<-loopDone
@@ -474,4 +465,21 @@ func keptComments(old []string, measured map[kind]bool) []string {
 	}
 	flush()
 	return out
+}
+
+// waitPolls waits until the running Loop of s has finished n more process
+// polls, or fails when it stops polling (ten intervals and 10 s).
+func waitPolls(s *sensor.Sensor, interval time.Duration, n uint64) error {
+	polls0, _ := s.PublishedStats()
+	deadline := time.Now().Add(10*interval + 10*time.Second)
+	for {
+		ps, _ := s.PublishedStats()
+		if ps.ProcessPolls >= polls0.ProcessPolls+n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the poll loop stopped polling")
+		}
+		time.Sleep(interval / 10)
+	}
 }
