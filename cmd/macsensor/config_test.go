@@ -301,7 +301,9 @@ func TestDocumentedProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Rules.Exceptions != "/Library/macsensor/exceptions.toml" || c.Alerts.MaxSize != 64<<20 || c.Log.Level != "info" {
+	if c.Rules.Exceptions != "/Library/macsensor/exceptions.toml" || c.Alerts.MaxSize != 64<<20 || c.Log.Level != "info" ||
+		!c.Sensor.ProcessEvents || c.Sensor.ExitEvents || !c.Sensor.CodeSignatures || c.Sensor.CodeSignatureMaxFileSize != 256<<20 ||
+		!c.Reload.Watch || !c.Files.Enabled || !c.Files.DefaultPaths || !c.Workflow.Enabled || len(c.Response.KillProcess) != 0 {
 		t.Fatalf("effective config %+v", c)
 	}
 }
