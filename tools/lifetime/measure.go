@@ -115,6 +115,20 @@ func measureCmd(args []string) error {
 	comments = append(comments, fmt.Sprintf("lifetime measure: %d runs per point, helpers started at %g/s (polling alone) and %g/s (trigger), Poisson, at most %d alive; trigger_min_interval %v, burst %d; seed %d; %s/%s, %d CPUs; %s",
 		c.runs, c.ratePoll, c.rateTrigger, c.maxAlive, c.triggerMin, sensor.DefaultTriggerBurst, c.seed, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), started.UTC().Format(time.RFC3339)))
 	measured := map[kind]bool{}
+	// run measures one curve and keeps its points and its note.
+	run := func(m curve, measure func() ([]point, string, error)) error {
+		fmt.Fprintf(os.Stderr, "%s: ", m)
+		t0 := time.Now()
+		res, note, err := measure()
+		if err != nil {
+			return fmt.Errorf("%s: %w", m, err)
+		}
+		pts = append(pts, res...)
+		measured[m.Kind] = true
+		comments = append(comments, fmt.Sprintf("%s: %s, %v", m, note, time.Since(t0).Round(time.Second)))
+		fmt.Fprintf(os.Stderr, "%s (%v)\n", note, time.Since(t0).Round(time.Second))
+		return nil
+	}
 	for _, trig := range []bool{false, true} {
 		if c.modes == "exec" || (trig && c.modes == "poll") || (!trig && c.modes == "trigger") {
 			continue
@@ -124,16 +138,9 @@ func measureCmd(args []string) error {
 			if trig {
 				m.Kind = synTrigger
 			}
-			fmt.Fprintf(os.Stderr, "%s: ", m)
-			t0 := time.Now()
-			res, note, err := measureMode(c, probe, iv, trig)
-			if err != nil {
-				return fmt.Errorf("%s: %w", m, err)
+			if err := run(m, func() ([]point, string, error) { return measureMode(c, probe, iv, trig) }); err != nil {
+				return err
 			}
-			pts = append(pts, res...)
-			measured[m.Kind] = true
-			comments = append(comments, fmt.Sprintf("%s: %s, %v", m, note, time.Since(t0).Round(time.Second)))
-			fmt.Fprintf(os.Stderr, "%s (%v)\n", note, time.Since(t0).Round(time.Second))
 		}
 	}
 	for _, events := range []bool{false, true} {
@@ -145,16 +152,9 @@ func measureCmd(args []string) error {
 			if events {
 				m.Kind = procEvents
 			}
-			fmt.Fprintf(os.Stderr, "%s: ", m)
-			t0 := time.Now()
-			res, note, err := measureExec(c, probe, iv, events)
-			if err != nil {
-				return fmt.Errorf("%s: %w", m, err)
+			if err := run(m, func() ([]point, string, error) { return measureExec(c, probe, iv, events) }); err != nil {
+				return err
 			}
-			pts = append(pts, res...)
-			measured[m.Kind] = true
-			comments = append(comments, fmt.Sprintf("%s: %s, %v", m, note, time.Since(t0).Round(time.Second)))
-			fmt.Fprintf(os.Stderr, "%s (%v)\n", note, time.Since(t0).Round(time.Second))
 		}
 	}
 	comments = append(comments, "load average at the end: "+loadAverage())
