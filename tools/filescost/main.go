@@ -17,6 +17,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/macsensor/macsensor/internal/mactree"
 	"os"
 	"path/filepath"
 	"sort"
@@ -156,50 +157,21 @@ func rss() int64 {
 // entries of a typical Mac (see sensor/files/mactree_test.go for the
 // counts' origin) and returns the number of entries.
 func macTree(root string, users, agents int) (entries int) {
-	mk := func(dir string, names ...string) {
-		d := filepath.Join(root, dir)
-		check(os.MkdirAll(d, 0o755))
-		for _, n := range names {
-			check(os.WriteFile(filepath.Join(d, n), []byte("<?xml version=\"1.0\"?>\n<plist/>\n"), 0o644))
-			entries++
-		}
-	}
-	plists := func(prefix string, n int) []string {
-		out := make([]string, n)
-		for i := range out {
-			out[i] = fmt.Sprintf("%s.%02d.plist", prefix, i)
-		}
-		return out
-	}
-	mk("private/etc/periodic/daily", "110.clean-tmps", "130.clean-msgs", "140.clean-rwho", "199.rotate-fax", "310.accounting", "400.status-disks", "420.status-network", "430.status-rwho", "999.local")
-	mk("private/etc/periodic/weekly", "310.locate", "320.whatis", "999.local")
-	mk("private/etc/periodic/monthly", "199.rotate-fax", "200.accounting", "999.local")
-	mk("private/etc/emond.d/rules", "SampleRules.plist")
-	mk("private/var/at/tabs")
-	mk("private/var/db/dslocal/nodes/Default/users")
-	mk("private/var/root/Library/LaunchAgents")
-	for _, l := range [][2]string{{"private/etc", "etc"}, {"private/var", "var"}, {"../../private/var/at", "usr/lib/cron"}} {
-		check(os.MkdirAll(filepath.Dir(filepath.Join(root, l[1])), 0o755))
-		check(os.Symlink(l[0], filepath.Join(root, l[1])))
-	}
-	mk("Library/LaunchAgents", plists("com.vendor.agent", agents)...)
-	mk("Library/LaunchDaemons", plists("com.vendor.daemon", agents*3/2)...)
-	mk("Library/Services")
-	mk("Library/Security/SecurityAgentPlugins", "vendor-auth.bundle")
-	mk("Library/DirectoryServices/PlugIns")
-	udir := filepath.Join(root, "private/var/db/dslocal/nodes/Default/users")
-	rec := func(name string, uid int, home string) {
-		check(os.WriteFile(filepath.Join(udir, name+".plist"), []byte(fmt.Sprintf(
-			`<plist version="1.0"><dict><key>name</key><array><string>%s</string></array><key>uid</key><array><string>%d</string></array><key>home</key><array><string>%s</string></array></dict></plist>`,
-			name, uid, home)), 0o600))
-	}
-	rec("root", 0, "/var/root")
-	rec("_www", 70, "/Library/WebServer")
+	tr := &mactree.Tree{Root: root}
+	tr.System()
+	tr.Dir("Library/LaunchAgents", mactree.Plists("com.vendor.agent", agents)...)
+	tr.Dir("Library/LaunchDaemons", mactree.Plists("com.vendor.daemon", agents*3/2)...)
+	tr.Dir("Library/Services")
+	tr.Dir("Library/Security/SecurityAgentPlugins", "vendor-auth.bundle")
+	tr.Dir("Library/DirectoryServices/PlugIns")
+	tr.User("root", 0, "/var/root")
+	tr.User("_www", 70, "/Library/WebServer")
 	for i := 0; i < users; i++ {
 		name := fmt.Sprintf("user%d", i)
-		rec(name, 501+i, "/Users/"+name)
-		mk("Users/"+name+"/Library/LaunchAgents", plists("com.user.agent", agents*2/3)...)
-		mk("Users/"+name+"/Library/Services", "Open in Terminal.workflow")
+		tr.User(name, 501+i, "/Users/"+name)
+		tr.Dir("Users/"+name+"/Library/LaunchAgents", mactree.Plists("com.user.agent", agents*2/3)...)
+		tr.Dir("Users/"+name+"/Library/Services", "Open in Terminal.workflow")
 	}
-	return entries
+	check(tr.Err)
+	return tr.Entries
 }
