@@ -17,7 +17,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/macsensor/macsensor/internal/mactree"
 	"os"
 	"path/filepath"
 	"sort"
@@ -25,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/macsensor/macsensor/internal/mactree"
 	"github.com/macsensor/macsensor/sensor/ecs"
 	"github.com/macsensor/macsensor/sensor/files"
 	"github.com/macsensor/macsensor/sensor/reload"
