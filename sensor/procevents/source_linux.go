@@ -34,9 +34,13 @@ type Source struct {
 // initial user and pid namespaces: netlink_bind refuses the CN_IDX_PROC
 // group to others (the connector does not set NL_CFG_F_NONROOT_RECV,
 // net/netlink/af_netlink.c), and cn_proc_mcast_ctl ignores listen requests
-// from other namespaces (drivers/connector/cn_proc.c), which Open cannot
-// see: it then opens, and no event ever comes.
+// from other namespaces without an error (drivers/connector/cn_proc.c): a
+// socket opened there would stay silent, so Open checks the namespaces
+// first and refuses with ErrNamespace.
 func Open() (*Source, error) {
+	if err := checkInitNamespaces(); err != nil {
+		return nil, err
+	}
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_CONNECTOR)
 	if err != nil {
 		return nil, fmt.Errorf("procevents: netlink connector socket: %w", err)
@@ -73,6 +77,37 @@ func Open() (*Source, error) {
 	_ = unix.ClockGettime(unix.CLOCK_REALTIME, &rt)
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &mt)
 	return &Source{f: f, rc: rc, buf: make([]byte, 64<<10), mono: rt.Nano() - mt.Nano()}, nil
+}
+
+// ErrNamespace is Open's error outside the initial pid or user namespace
+// (a container), where the kernel accepts a listen request and never
+// sends an event.
+var ErrNamespace = errors.New("procevents: the process connector sends events only to the initial pid and user namespaces, and this process runs in a container's")
+
+// The inode numbers of the initial namespaces are fixed
+// (PROC_USER_INIT_INO and PROC_PID_INIT_INO, include/linux/proc_ns.h);
+// every other namespace gets a fresh one.
+const (
+	initUserNSIno = 0xEFFFFFFD
+	initPidNSIno  = 0xEFFFFFFC
+)
+
+// checkInitNamespaces returns ErrNamespace when /proc/self/ns/pid or
+// /proc/self/ns/user is not the initial namespace. (The NSpid line of
+// /proc/self/status cannot tell: a container's own /proc shows only the
+// levels from its namespace down.) A kernel without /proc/self/ns (before
+// 3.8) is not refused: Open then behaves as before.
+func checkInitNamespaces() error {
+	for _, c := range []struct {
+		path string
+		ino  uint64
+	}{{"/proc/self/ns/pid", initPidNSIno}, {"/proc/self/ns/user", initUserNSIno}} {
+		var st unix.Stat_t
+		if unix.Stat(c.path, &st) == nil && st.Ino != c.ino {
+			return fmt.Errorf("%w (%s is namespace %d)", ErrNamespace, c.path, st.Ino)
+		}
+	}
+	return nil
 }
 
 // Read blocks until the kernel sends events and appends them to dst[:0].
