@@ -155,17 +155,28 @@ type affix struct {
 // category carries with one of a handful of values (host.os.type,
 // event.type) are the last resort; arrays cost a lookup per element; short
 // prefixes and suffixes select little.
-func keyCost(keys []eql.Key) float64 {
+func keyCost(keys []eql.Key) float64 { return costOf(keys, true) }
+
+// guardCostOf ranks key sets as guards: a guard on common names (a shell
+// parent) still drops the events of every other parent for the price of a
+// lookup its probe makes anyway.
+func guardCostOf(keys []eql.Key) float64 { return costOf(keys, false) }
+
+// costOf is keyCost, with or without the penalty of common values.
+func costOf(keys []eql.Key, common bool) float64 {
 	c := 0.0
 	for _, k := range keys {
 		kc := fieldCost(k.Field)
+		if common && commonValue(k) {
+			kc *= 10
+		}
 		switch k.Kind {
 		case eql.KeyContains, eql.KeyFoldContains:
 			kc *= 8 // a scan of the whole value
 		case eql.KeyPrefix, eql.KeySuffix, eql.KeyFoldPrefix, eql.KeySuffix + 1:
 			switch len(k.Text) {
-			case 1: // "/", ".": nearly every value; a space is rare
-				if k.Text != " " {
+			case 1: // "/", ".": nearly every value; a space or control byte is rare
+				if k.Text[0] > ' ' {
 					kc *= 200
 				}
 			case 2:
@@ -177,6 +188,35 @@ func keyCost(keys []eql.Key) float64 {
 		c = max(c, kc)
 	}
 	return c + 0.001*float64(len(keys))
+}
+
+// commonNames are process names that start or parent a large share of a
+// Mac's processes: a key on one of them selects nearly every process
+// event (every script, terminal command and XPC service), so the conjunct
+// it comes from is a poor index when the rule has another. The texts are
+// canonical (AppendFold), as Fold keys hold them.
+var commonNames = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range []string{"sh", "bash", "zsh", "dash", "ksh", "tcsh", "csh", "fish", "launchd", "xpcproxy"} {
+		m[n] = true
+		m[string(eql.AppendFold(nil, n))] = true
+	}
+	return m
+}()
+
+// commonValue reports whether k is an exact key on a process or parent
+// name that most process events carry (see commonNames).
+func commonValue(k eql.Key) bool {
+	switch k.Kind {
+	case eql.KeyEqual, eql.KeyFold:
+	default:
+		return false
+	}
+	switch k.Field {
+	case "process.name", "process.parent.name", "process.group_leader.name", "process.session_leader.name":
+		return commonNames[k.Text]
+	}
+	return false
 }
 
 // fieldCost is the cost of an exact key on a field.
@@ -191,8 +231,11 @@ func fieldCost(f string) float64 {
 	if strings.HasPrefix(f, "process.parent.") {
 		return 2 // often a shell or launchd
 	}
-	if ecs.Lookup(f).Type == ecs.TypeStrings {
+	switch ecs.Lookup(f).Type {
+	case ecs.TypeStrings:
 		return 3
+	case ecs.TypeBool:
+		return 5 // two values: one of them is often half the events
 	}
 	return 1
 }
@@ -286,11 +329,11 @@ func guardKeys(cond eql.Expr, keys []eql.Key) [][]eql.Key {
 	}
 	var sets []set
 	for _, x := range and.X {
-		ks, ok := eql.IndexKeys(x, keyCost)
+		ks, ok := eql.IndexKeys(x, guardCostOf)
 		if !ok || len(ks) == 0 || slices.Equal(ks, keys) {
 			continue
 		}
-		if c := keyCost(ks); c < guardCost && cheapGuard(ks) {
+		if c := guardCostOf(ks); c < guardCost && cheapGuard(ks) {
 			sets = append(sets, set{slices.Clip(ks), c})
 		}
 	}

@@ -31,6 +31,8 @@ var extraQueries = []string{
 	`process where process.name == 5 or process.name in ("true", 2.5)`,
 	`process where ?foo.bar : ("ab*", "*yz") and foo.baz in~ ("Straße", "ǅ")`,
 	`process where process.code_signature.trusted == false and process.name != null`,
+	`process where (process.code_signature.exists in~ ("FALSE", "yes") or process.code_signature.trusted : "tr*") and process.args_count == 1`,
+	`process where process.code_signature.exists in ("true", 0) or process.code_signature.trusted : ("false", "no")`,
 	`sequence with maxspan=2s [process where process.name : "*"] by process.entity_id [file where file.name == "a"] by process.entity_id`,
 	`process where process.name regex~ "ab[cd]+\\s" or process.executable like "/usr/*"`,
 	`process where false`,
@@ -67,7 +69,8 @@ func newVocabulary(rules []*Rule) *vocabulary {
 		"event.category": true, "event.type": true, "event.action": true, "host.os.type": true,
 		"process.name": true, "process.args": true, "process.entity_id": true, "host.id": true,
 	}
-	lits := map[string]bool{"process": true, "network": true, "file": true, "start": true, "end": true}
+	lits := map[string]bool{"process": true, "network": true, "file": true, "start": true, "end": true,
+		"true": true, "false": true, "FALSE": true, "True": true}
 	var walk func(x eql.Expr)
 	walk = func(x eql.Expr) {
 		switch x := x.(type) {

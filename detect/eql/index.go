@@ -1,6 +1,7 @@
 package eql
 
 import (
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -43,11 +44,11 @@ func (k KeyKind) Fold() bool {
 	return k == KeyFold || k == KeyFoldPrefix || k == KeyFoldSuffix || k == KeyFoldContains
 }
 
-// Key is one literal predicate on a field's string values. A value of the
-// field that is not a string (a number or boolean arriving where a string
-// was expected) may satisfy the predicate through Elasticsearch's
-// conversions: an index must treat such a value as satisfying every key of
-// the field.
+// Key is one literal predicate on a field's string values. A boolean value
+// is looked up as its text, true or false. A number (arriving where a
+// string or boolean was expected) may satisfy the predicate through
+// Elasticsearch's conversions: an index must treat it as satisfying every
+// key of the field.
 type Key struct {
 	Field string
 	Kind  KeyKind
@@ -62,8 +63,9 @@ type KeyCost func(keys []Key) float64
 
 // IndexKeys returns keys such that every event satisfying cond (an event
 // query's condition, category aside) satisfies at least one of them. ok is
-// false when the condition has no such set (a negation, a range, a regular
-// expression, a function, an `or` with a branch without keys). An empty set
+// false when the condition has no such set (a negation, a range, a
+// function, a regular expression whose first and last characters are
+// neither few nor ASCII, an `or` with a branch without keys). An empty set
 // with ok means the condition never holds. Between the key sets of the
 // conjuncts of an `and`, the one of lowest cost is kept.
 //
@@ -74,7 +76,8 @@ type KeyCost func(keys []Key) float64
 // literal text before the first wildcard (prefix) or after the last
 // (suffix), whichever is longer, unless it is shorter than minAffix and a
 // run of literal text inside the pattern is not: then the longest such run
-// (contains). A pattern with no literal text has no key.
+// (contains). A pattern with no literal text has no key. `regex` and
+// `regex~` give one-byte prefix or suffix keys (see regexKeys).
 func IndexKeys(cond Expr, cost KeyCost) (keys []Key, ok bool) {
 	return indexKeys(cond, cost)
 }
@@ -116,7 +119,7 @@ func indexKeys(x Expr, cost KeyCost) ([]Key, bool) {
 		}
 		return all, true
 	case *Compare:
-		return compareKeys(x)
+		return compareKeys(x, cost)
 	}
 	return nil, false
 }
@@ -135,7 +138,7 @@ next:
 }
 
 // compareKeys is IndexKeys for a comparison of a field with literals.
-func compareKeys(x *Compare) ([]Key, bool) {
+func compareKeys(x *Compare, cost KeyCost) ([]Key, bool) {
 	left, right, op := x.Left, x.Right, x.Op
 	if op == OpEq && len(right) == 1 {
 		if _, ok := right[0].(*Field); ok {
@@ -147,14 +150,19 @@ func compareKeys(x *Compare) ([]Key, bool) {
 		return nil, false
 	}
 	switch op {
-	case OpEq, OpIn, OpInI, OpSeq, OpLikeI, OpLike:
+	case OpEq, OpIn, OpInI, OpSeq, OpLikeI, OpLike, OpRegex, OpRegexI:
 	default:
 		return nil, false
 	}
 	switch ecs.Lookup(f.Path).Type {
 	case ecs.TypeString, ecs.TypeStrings, ecs.TypeAny:
+	case ecs.TypeBool:
+		// Every predicate on a typed boolean compares its text, true or
+		// false (a literal's boolean form is its string form, folded
+		// under in~ and `:`), which is what an index looks a boolean
+		// value up as; a number there matches every key (see Key).
 	default:
-		return nil, false // typed numbers and booleans: not indexed
+		return nil, false // typed numbers: 1 equals 1.0 and " 1": not indexed
 	}
 	var keys []Key
 	for _, r := range right {
@@ -186,6 +194,13 @@ func compareKeys(x *Compare) ([]Key, bool) {
 			if !ok {
 				return nil, false
 			}
+		case OpRegex, OpRegexI:
+			ks, ok := regexKeys(f.Path, s, op == OpRegexI, cost)
+			if !ok {
+				return nil, false
+			}
+			keys = appendKeys(keys, ks)
+			continue
 		default:
 			return nil, false
 		}
@@ -262,6 +277,10 @@ func quote(s string) string {
 		case '\r':
 			b.WriteString(`\r`)
 		default:
+			if r < ' ' || r == 0x7f {
+				fmt.Fprintf(&b, `\u{%02x}`, r)
+				continue
+			}
 			b.WriteRune(r)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/macsensor/macsensor/sensor/ecs"
 )
 
 func flatCost(keys []Key) float64 { return float64(len(keys)) }
@@ -28,7 +30,16 @@ func TestIndexKeys(t *testing.T) {
 		{`not process.name == "a"`, `-`},
 		{`process.name == null`, `-`},
 		{`process.pid == 5`, `-`}, // a typed number: not indexed
-		{`process.name regex "a.*"`, `-`},
+		{`process.name regex "a.*"`, `process.name prefix "a"`},
+		{`process.executable regex~ "/[a-z0-9\\s_\\-\\\\./]+\\s"`, // Masquerading Space After Filename
+			`process.executable prefix "/"`}, // flatCost: one key beats six
+		{`process.name regex ".*[ \t]"`, `process.name suffix "\t"; process.name suffix " "`},
+		{`process.name regex~ "a.*b"`, `process.name prefix "A"; process.name prefix "a"`},
+		{`process.name regex~ "k.*"`, `-`},  // k folds onto U+212A
+		{`process.name regex "[a-z].*"`, `-`}, // 26 first bytes
+		{`process.name regex "a*b"`, `process.name suffix "b"`},
+		{`process.name regex ".*é"`, `-`},
+		{`process.name regex ("a.*", "b.*")`, `process.name prefix "a"; process.name prefix "b"`},
 		{`startsWith(process.name, "a")`, `-`},
 		{`process.name == "a" or process.executable : "/B"`, `process.name == "a"; process.executable ==~ "/B"`},
 		{`process.name == "a" or process.pid == 5`, `-`},
@@ -125,5 +136,68 @@ func TestRegexEndsAgree(t *testing.T) {
 	}
 	if f := asciiEnds(`(?s)^(?:(?:/[a-z]+\s))$`); !f.ok || f.accept("/usr/bin/x") || !f.accept("/usr ") {
 		t.Errorf("filter of /[a-z]+\\s: %+v", f)
+	}
+}
+
+// TestRegexKeysSound checks the keys of regex and regex~ conditions
+// against their compiled predicates on random values: every value a
+// condition matches satisfies one of its keys.
+func TestRegexKeysSound(t *testing.T) {
+	conds := []string{
+		`process.name regex~ "/[a-z0-9\\s_\\-\\\\./]+\\s"`,
+		`process.name regex ".*[ \t]"`,
+		`process.name regex~ "a.*b"`,
+		`process.name regex "a*b"`,
+		`process.name regex~ "(ab|CD)+e?"`,
+		`process.name regex ("x.*", ".*y")`,
+		`process.name regex~ "[0-9]{1,3}\\.x"`,
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	alphabet := []rune("abcdeABCDEKkxyXY/ \t.-_0123456789\\né\u212a\u017f")
+	for _, c := range conds {
+		q, err := Parse("process where " + c)
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		m, err := Compile(q.Event)
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		keys, ok := IndexKeys(q.Event.Cond, flatCost)
+		if !ok || len(keys) == 0 {
+			t.Fatalf("%s: no keys", c)
+		}
+		matched := 0
+		for i := 0; i < 50000; i++ {
+			var b strings.Builder
+			for n := 1 + rng.IntN(7); n > 0; n-- {
+				b.WriteRune(alphabet[rng.IntN(len(alphabet))])
+			}
+			s := b.String()
+			ev := &ecs.Event{}
+			ev.Event.Category = []string{"process"}
+			ev.Process.Name = s
+			if !m(ev) {
+				continue
+			}
+			matched++
+			hit := false
+			for _, k := range keys {
+				switch k.Kind {
+				case KeyPrefix:
+					hit = hit || strings.HasPrefix(s, k.Text)
+				case KeySuffix:
+					hit = hit || strings.HasSuffix(s, k.Text)
+				default:
+					t.Fatalf("%s: key %s", c, k)
+				}
+			}
+			if !hit {
+				t.Fatalf("%s matches %q, which holds none of the keys %v", c, s, keys)
+			}
+		}
+		if matched == 0 {
+			t.Errorf("%s: no random value matched: the test checks nothing", c)
+		}
 	}
 }
