@@ -41,6 +41,10 @@ type Options struct {
 	// the plan's index (the reference the differential tests compare the
 	// plan with).
 	ruleAtATime bool
+	// cats, if set, assigns the category bits in this order before the
+	// rules do (Parallel gives every partition's engine the same bits, so
+	// one category mask serves them all: processMask).
+	cats []string
 }
 
 // Engine runs rules over events given in EQL order (see Reorder). It is not
@@ -126,6 +130,9 @@ func NewEngine(rules []*Rule, exceptions []*Exception, opt Options) (*Engine, er
 		opt.LineCap = 0
 	}
 	e := &Engine{opt: opt, throttleDue: math.MaxInt64}
+	for _, c := range opt.cats {
+		e.categoryBit(c)
+	}
 	seen := make(map[string]bool, len(rules))
 	for _, r := range rules {
 		if r == nil || (r.spec.event == nil && r.spec.seq == nil) {
@@ -251,12 +258,17 @@ func (e *Engine) categoryMask(ev *ecs.Event) uint64 {
 // once no pending sequence holds it, unless it was part of a match: the
 // events of a match are never changed afterwards.
 func (e *Engine) Process(ev *ecs.Event) {
+	e.processMask(ev, e.categoryMask(ev))
+}
+
+// processMask is Process with ev's category mask computed by the caller
+// (Parallel, for engines whose Options.cats are the same).
+func (e *Engine) processMask(ev *ecs.Event, mask uint64) {
 	e.events++
 	e.arrival++
 	if ev.Timestamp >= e.throttleDue {
 		e.closeThrottles(ev.Timestamp)
 	}
-	mask := e.categoryMask(ev)
 	if e.plan != nil {
 		e.processPlan(ev, mask)
 	} else {

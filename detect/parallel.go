@@ -44,7 +44,10 @@ type ParallelOptions struct {
 // query is per event: it runs in the host.id family. A sequence without a
 // join key (or whose stages start with different fields) may join any
 // events: it runs in one more engine that sees every event (the "global"
-// partition), in parallel with the others.
+// partition), in parallel with the others. So do the rules of a family of
+// fewer than minFamily rules other than the largest: each family costs
+// every event one more engine pass. The category mask of an event is
+// computed once for all engines (they assign the same category bits).
 //
 // Results are identical to a serial Engine's when the events arrive in
 // @timestamp order (Reorder reports no late events) and no rule hits its
@@ -77,6 +80,10 @@ type Parallel struct {
 	events   uint64
 }
 
+// minFamily is the fewest rules a partition family has, but for the
+// largest; a smaller one's rules run in the global engine.
+const minFamily = 4
+
 // parBatchSize is the number of events dispatched to the partitions at a
 // time: large enough that the hand-off costs little per event.
 const parBatchSize = 2048
@@ -89,8 +96,9 @@ type parBatch struct {
 }
 
 type parEvent struct {
-	ev  *ecs.Event
-	idx uint64
+	ev   *ecs.Event
+	idx  uint64
+	mask uint64 // the event's category mask (every engine's bits are the same)
 }
 
 // parAlert is one alert a partition raised: its line is arena[off:end].
@@ -185,11 +193,43 @@ func NewParallel(rules []*Rule, exceptions []*Exception, opt ParallelOptions) (*
 			byKey[k] = append(byKey[k], &c)
 		}
 	}
+	// A family of a few rules costs every event one more engine pass (its
+	// category mask, its probes) for little parallel work: but for the
+	// largest family, its rules run in the global engine, which is right
+	// for any rule.
+	largest := ""
+	for _, path := range paths {
+		if len(byKey[path]) > len(byKey[largest]) {
+			largest = path
+		}
+	}
+	kept := paths[:0]
+	for _, path := range paths {
+		if len(byKey[path]) < minFamily && path != largest {
+			globalRules = append(globalRules, byKey[path]...)
+			continue
+		}
+		kept = append(kept, path)
+	}
+	paths = kept
+	// Every engine assigns the category bits of all the rules in the same
+	// order, so the mask Process computes once serves all partitions.
+	var cats []string
+	seenCat := map[string]bool{}
+	for _, r := range rules {
+		for _, c := range r.spec.cats {
+			if !seenCat[c] {
+				seenCat[c] = true
+				cats = append(cats, c)
+			}
+		}
+	}
 	p.throttled = make([]uint64, len(rules))
 	index := make(map[*Rule]int, len(rules))
 	mk := func(rs []*Rule) (*partition, error) {
 		pt := &partition{index: index, in: make(chan *parBatch, 1), self: len(p.parts), agent: opt.Agent}
 		eo := opt.Options
+		eo.cats = cats
 		eo.OnMatch = nil
 		eo.OnThrottle = nil
 		eo.OnAlert = pt.onAlert
@@ -247,7 +287,7 @@ func (pt *partition) run() {
 		pt.arena = pt.arena[:0]
 		for _, e := range b.subs[pt.self] {
 			pt.cur = e.idx
-			pt.eng.Process(e.ev)
+			pt.eng.processMask(e.ev, e.mask)
 		}
 		b.wg.Done()
 	}
@@ -267,8 +307,9 @@ func (p *Parallel) Process(ev *ecs.Event) {
 	p.next++
 	p.events++
 	b.ts = append(b.ts, ev.Timestamp)
+	mask := p.parts[0].eng.categoryMask(ev)
 	if p.global != nil {
-		b.subs[p.global.self] = append(b.subs[p.global.self], parEvent{ev, idx})
+		b.subs[p.global.self] = append(b.subs[p.global.self], parEvent{ev, idx, mask})
 	}
 	n := p.opt.Partitions
 	for _, f := range p.families {
@@ -283,7 +324,7 @@ func (p *Parallel) Process(ev *ecs.Event) {
 			}
 			k = int(maphash.Bytes(p.seed, p.key) % uint64(n))
 		}
-		b.subs[f.first+k] = append(b.subs[f.first+k], parEvent{ev, idx})
+		b.subs[f.first+k] = append(b.subs[f.first+k], parEvent{ev, idx, mask})
 	}
 	if len(b.ts) >= parBatchSize {
 		p.dispatch()

@@ -72,9 +72,10 @@ func multiHostStream(n, hosts int, seed uint64) []*ecs.Event {
 }
 
 // testRuleSet is the seed rule (host.id), an event query, a sequence by
-// process.entity_id only (its own family of partitions), a throttled host
-// sequence (max_signals 3) and a sequence without a join key (the global
-// partition).
+// process.entity_id only, a throttled host sequence (max_signals 3), a
+// sequence without a join key (the global partition), three more
+// sequences by process.entity_id and one more by host.id: two families of
+// minFamily rules, each with its own partitions.
 func testRuleSet(t testing.TB) []*Rule {
 	seed, err := SeedRule()
 	if err != nil {
@@ -86,6 +87,10 @@ func testRuleSet(t testing.TB) []*Rule {
 		parseTestRule(t, "by-entity", `sequence by process.entity_id with maxspan=5s [process where process.name == "automator"] [network where true]`, 1000),
 		parseTestRule(t, "throttled", `sequence by host.id with maxspan=10s [process where process.name == "ls"] [network where true]`, 3),
 		parseTestRule(t, "no-key", `sequence with maxspan=1s [process where process.name == "automator" and process.pid == 101] [network where process.pid == 102]`, 1000),
+		parseTestRule(t, "by-entity-ls", `sequence by process.entity_id with maxspan=5s [process where process.name == "ls"] [network where true]`, 1000),
+		parseTestRule(t, "by-entity-any", `sequence by process.entity_id with maxspan=2s [any where true] [network where process.name : "com.apple.*"]`, 1000),
+		parseTestRule(t, "by-entity-runs", `sequence by process.entity_id with maxspan=5s [process where true] with runs=2`, 1000),
+		parseTestRule(t, "host-ls-runner", `sequence by host.id with maxspan=3s [process where process.name == "ls"] [network where process.name : "com.apple.*"]`, 1000),
 	}
 }
 
@@ -134,7 +139,7 @@ func TestParallelMatchesSerial(t *testing.T) {
 	for _, r := range rules {
 		keys = append(keys, PartitionKey(r))
 	}
-	if fmt.Sprint(keys) != "[host.id host.id process.entity_id host.id ]" {
+	if fmt.Sprint(keys) != "[host.id host.id process.entity_id host.id  process.entity_id process.entity_id process.entity_id host.id]" {
 		t.Fatalf("PartitionKey: %q", keys)
 	}
 	evs := multiHostStream(20000, 37, 7)
@@ -177,6 +182,44 @@ func TestParallelOnlyGlobal(t *testing.T) {
 	evs := multiHostStream(20000, 5, 3)
 	want, _, _ := runSerial(t, rules, evs)
 	got, _, _ := runParallel(t, rules, evs, 4)
+	if len(want) == 0 || !bytes.Equal(got, want) {
+		t.Errorf("alerts differ (%d vs %d bytes)", len(got), len(want))
+	}
+}
+
+// TestParallelSmallFamilies: a family of fewer than minFamily rules, but
+// for the largest, runs in the global engine, with the same alerts.
+func TestParallelSmallFamilies(t *testing.T) {
+	all := testRuleSet(t)
+	families := func(rules []*Rule) (paths []string, global int) {
+		p, err := NewParallel(rules, nil, ParallelOptions{Partitions: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Flush()
+		for _, f := range p.families {
+			paths = append(paths, f.path)
+		}
+		if p.global != nil {
+			global = len(p.global.eng.Rules())
+		}
+		return paths, global
+	}
+	if paths, global := families(all); fmt.Sprint(paths) != "[host.id process.entity_id]" || global != 1 {
+		t.Errorf("all rules: families %v, %d global rules; want [host.id process.entity_id], 1", paths, global)
+	}
+	// Four rules by process.entity_id (the largest family), three by
+	// host.id: those run in the global engine with the unkeyed one.
+	if paths, global := families(all[:8]); fmt.Sprint(paths) != "[process.entity_id]" || global != 4 {
+		t.Errorf("without host-ls-runner: families %v, %d global rules; want [process.entity_id], 4", paths, global)
+	}
+	small := all[:5] // one rule by process.entity_id
+	if paths, global := families(small); fmt.Sprint(paths) != "[host.id]" || global != 2 {
+		t.Errorf("one entity rule: families %v, %d global rules; want [host.id], 2", paths, global)
+	}
+	evs := multiHostStream(20000, 37, 7)
+	want, _, _ := runSerial(t, small, evs)
+	got, _, _ := runParallel(t, small, evs, 2)
 	if len(want) == 0 || !bytes.Equal(got, want) {
 		t.Errorf("alerts differ (%d vs %d bytes)", len(got), len(want))
 	}
