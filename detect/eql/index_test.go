@@ -35,7 +35,7 @@ func TestIndexKeys(t *testing.T) {
 			`process.executable prefix "/"`}, // flatCost: one key beats six
 		{`process.name regex ".*[ \t]"`, `process.name suffix "\t"; process.name suffix " "`},
 		{`process.name regex~ "a.*b"`, `process.name prefix "A"; process.name prefix "a"`},
-		{`process.name regex~ "k.*"`, `-`},  // k folds onto U+212A
+		{`process.name regex~ "k.*"`, `-`},    // k folds onto U+212A
 		{`process.name regex "[a-z].*"`, `-`}, // 26 first bytes
 		{`process.name regex "a*b"`, `process.name suffix "b"`},
 		{`process.name regex ".*é"`, `-`},
