@@ -80,13 +80,21 @@ func cpuTime() time.Duration {
 // benchEngine runs rules over a ring of n events, as a decoder would hand
 // them over (recently built, so in cache), shifting their timestamps
 // forward on each pass; one op is one event.
-func benchEngine(b *testing.B, rules []*Rule, n int, ruleAtATime bool) {
+func benchEngine(b *testing.B, rules []*Rule, n int, ruleAtATime, noted bool) {
 	evs := mixedStream(n)
 	span := evs[n-1].Timestamp - evs[0].Timestamp + int64(10*time.Millisecond)
 	var alerts int
 	eng, err := NewEngine(rules, nil, Options{Now: fixedNow, OnAlert: func(a *Alert) { alerts++ }, ruleAtATime: ruleAtATime})
 	if err != nil {
 		b.Fatal(err)
+	}
+	if noted {
+		// As a Reader's decoding goroutines would (Annotate): a Note
+		// depends on the event's fields, not on its timestamp.
+		note := eng.Annotator()
+		for _, ev := range evs {
+			note(ev)
+		}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -120,21 +128,47 @@ func benchEngine(b *testing.B, rules []*Rule, n int, ruleAtATime bool) {
 // BenchmarkEngineSeed runs the seed rule over a mixed stream: mostly
 // process starts and connections of many processes on one Mac, and an
 // automator/runner pair every 4,096 events; through the plan (the engine's
-// default) and rule at a time (the reference).
+// default), rule at a time (the reference), and through the plan on
+// events annotated beforehand ("noted": what is left to the engine's
+// goroutine when the Reader's goroutines run Engine.Annotator).
 //
 //	go test -run '^$' -bench 'Engine(Seed|AllRules)' -benchmem ./detect/
 func BenchmarkEngineSeed(b *testing.B) {
 	rules := []*Rule{seedRule(b)}
-	b.Run("plan", func(b *testing.B) { benchEngine(b, rules, 4096, false) })
-	b.Run("rule-at-a-time", func(b *testing.B) { benchEngine(b, rules, 4096, true) })
+	b.Run("plan", func(b *testing.B) { benchEngine(b, rules, 4096, false, false) })
+	b.Run("rule-at-a-time", func(b *testing.B) { benchEngine(b, rules, 4096, true, false) })
+	b.Run("noted", func(b *testing.B) { benchEngine(b, rules, 4096, false, true) })
 }
 
 // BenchmarkEngineAllRules runs Elastic's 143 macOS rules over the same
 // stream (before the plan, this was BenchmarkEngineElasticMacOS).
 func BenchmarkEngineAllRules(b *testing.B) {
 	rules := allRules(b)
-	b.Run("plan", func(b *testing.B) { benchEngine(b, rules, 4096, false) })
-	b.Run("rule-at-a-time", func(b *testing.B) { benchEngine(b, rules, 4096, true) })
+	b.Run("plan", func(b *testing.B) { benchEngine(b, rules, 4096, false, false) })
+	b.Run("rule-at-a-time", func(b *testing.B) { benchEngine(b, rules, 4096, true, false) })
+	b.Run("noted", func(b *testing.B) { benchEngine(b, rules, 4096, false, true) })
+}
+
+// BenchmarkAnnotate is Engine.Annotator's cost per event (the part a
+// Reader's decoding goroutines take over), on the same stream.
+func BenchmarkAnnotate(b *testing.B) {
+	for _, set := range []struct {
+		name  string
+		rules []*Rule
+	}{{"seed", []*Rule{seedRule(b)}}, {"all", allRules(b)}} {
+		b.Run(set.name, func(b *testing.B) {
+			evs := mixedStream(4096)
+			eng, err := NewEngine(set.rules, nil, Options{Now: fixedNow})
+			if err != nil {
+				b.Fatal(err)
+			}
+			note := eng.Annotator()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				note(evs[i%len(evs)])
+			}
+		})
+	}
 }
 
 // allRules is Elastic's 143 macOS rules, as `replay --rules` loads them

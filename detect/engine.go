@@ -258,6 +258,10 @@ func (e *Engine) categoryMask(ev *ecs.Event) uint64 {
 // once no pending sequence holds it, unless it was part of a match: the
 // events of a match are never changed afterwards.
 func (e *Engine) Process(ev *ecs.Event) {
+	if e.noted(ev) {
+		e.processMask(ev, ev.Note.Words[0])
+		return
+	}
 	e.processMask(ev, e.categoryMask(ev))
 }
 
@@ -269,9 +273,12 @@ func (e *Engine) processMask(ev *ecs.Event, mask uint64) {
 	if ev.Timestamp >= e.throttleDue {
 		e.closeThrottles(ev.Timestamp)
 	}
-	if e.plan != nil {
+	switch {
+	case e.noted(ev):
+		e.processNoted(ev, mask)
+	case e.plan != nil:
 		e.processPlan(ev, mask)
-	} else {
+	default:
 		e.processAll(ev, mask)
 	}
 	e.copies.next()
@@ -297,14 +304,7 @@ func (e *Engine) processAll(ev *ecs.Event, mask uint64) {
 
 // processPlan runs the rules the plan selects for ev, in rule order.
 func (e *Engine) processPlan(ev *ecs.Event, mask uint64) {
-	ts := ev.Timestamp
-	for m := mask; m != 0; m &= m - 1 {
-		b := bits.TrailingZeros64(m)
-		if e.catSeen&(1<<b) == 0 || ts > e.catNow[b] {
-			e.catNow[b] = ts
-		}
-	}
-	e.catSeen |= mask
+	e.clock(ev.Timestamp, mask)
 	cand := e.cand
 	e.plan.candidates(ev, mask, cand)
 	seq := -1 // the sequence whose stage bits are being gathered
@@ -321,7 +321,7 @@ func (e *Engine) processPlan(ev *ecs.Event, mask uint64) {
 				continue
 			}
 			if seq >= 0 && t.rule != seq {
-				e.stepSeq(e.runs[seq], ev, stages)
+				e.stepSeq(e.runs[seq], ev, stages, false)
 				seq = -1
 			}
 			switch t.kind {
@@ -345,8 +345,19 @@ func (e *Engine) processPlan(ev *ecs.Event, mask uint64) {
 		}
 	}
 	if seq >= 0 {
-		e.stepSeq(e.runs[seq], ev, stages)
+		e.stepSeq(e.runs[seq], ev, stages, false)
 	}
+}
+
+// clock records ts as the latest timestamp of the categories in mask.
+func (e *Engine) clock(ts int64, mask uint64) {
+	for m := mask; m != 0; m &= m - 1 {
+		b := bits.TrailingZeros64(m)
+		if e.catSeen&(1<<b) == 0 || ts > e.catNow[b] {
+			e.catNow[b] = ts
+		}
+	}
+	e.catSeen |= mask
 }
 
 // allBits reports whether every bit of idx is set in b.
@@ -360,8 +371,8 @@ func allBits(b []uint64, idx []int) bool {
 }
 
 // stepSeq catches a sequence's clock up with the events it was spared and
-// tries ev on the given stages.
-func (e *Engine) stepSeq(rr *ruleRun, ev *ecs.Event, stages uint64) {
+// tries ev on the given stages (known: their conditions hold).
+func (e *Engine) stepSeq(rr *ruleRun, ev *ecs.Event, stages uint64, known bool) {
 	q := rr.seq
 	if stages&q.ready() == 0 {
 		// No stage to try (a later stage with nothing waiting before it):
@@ -379,7 +390,7 @@ func (e *Engine) stepSeq(rr *ruleRun, ev *ecs.Event, stages uint64) {
 		ready |= untilStage
 	}
 	if stages &= ready; stages != 0 {
-		q.step(ev, e.arrival, allCategories, stages)
+		q.step(ev, e.arrival, allCategories, stages, known)
 	}
 }
 

@@ -26,13 +26,27 @@ import (
 // order: the index only prunes targets that cannot match, so the matches
 // are those of running every rule on every event.
 type plan struct {
-	words   int // uint64 words of a bitset: the targets' bits, then the guards'
-	tWords  int // words holding target bits
+	id      uint64 // the plan's identity in the Notes it writes (Annotator)
+	words   int    // uint64 words of a bitset: the targets' bits, then the guards'
+	tWords  int    // words holding target bits
 	targets []planTarget
 	tables  [64]*catTable // by category bit (see Engine.categoryBit)
 	byRule  [][]int       // targets of each rule
-	buf     []byte        // folding scratch
-	scratch []uint64      // the bits of one value (probe.str's memo)
+	memos   int           // probes with a memo
+	whole   bool          // some target is a sequence run whole (targetSeq)
+	own     *scratch      // the engine's scratch
+}
+
+// scratch is what a lookup writes: the folding buffer, one value's bits
+// and the probes' memos. The engine has one; each Annotator its own.
+type scratch struct {
+	buf   []byte   // folding scratch
+	bits  []uint64 // the bits of one value (probe.str's memo)
+	memos []memo   // by probe.memo
+}
+
+func (p *plan) newScratch() *scratch {
+	return &scratch{buf: make([]byte, 0, foldMax), bits: make([]uint64, p.words), memos: make([]memo, p.memos)}
 }
 
 // maxFew is the most equal keys a probe compares one by one rather than
@@ -100,9 +114,10 @@ type probe struct {
 	prefix, suffix *affixes
 	contains       *substrings
 
-	// memo remembers the bits of recent values (nil: the probe's lookup
-	// is as cheap as the memo's).
-	memo *memo
+	// memo is the index of the probe's memo in a scratch's memos, which
+	// remember the bits of recent values (-1: the probe's lookup is as
+	// cheap as the memo's).
+	memo int
 
 	pending []pendingKey // while building
 }
@@ -242,7 +257,7 @@ func fieldCost(f string) float64 {
 
 // newPlan builds the plan of an engine's rules (categories assigned).
 func newPlan(e *Engine) *plan {
-	p := &plan{byRule: make([][]int, len(e.runs)), buf: make([]byte, 0, foldMax)}
+	p := &plan{id: planIDs.Add(1), byRule: make([][]int, len(e.runs))}
 	for i, rr := range e.runs {
 		p.addRule(e, i, rr)
 	}
@@ -259,7 +274,6 @@ func newPlan(e *Engine) *plan {
 	}
 	p.tWords = max(1, (len(p.targets)+63)/64)
 	p.words = max(1, (nbits+63)/64)
-	p.scratch = make([]uint64, p.words)
 	for ti := range p.targets {
 		t := &p.targets[ti]
 		if t.never {
@@ -295,6 +309,10 @@ func newPlan(e *Engine) *plan {
 			return probeRank(tab.probes[i]) < probeRank(tab.probes[j])
 		})
 	}
+	for i := range p.targets {
+		p.whole = p.whole || p.targets[i].kind == targetSeq
+	}
+	p.own = p.newScratch()
 	return p
 }
 
@@ -517,8 +535,10 @@ func (p *plan) buildProbe(pr *probe) {
 		pr.equal = nil
 	}
 	pr.pending = nil
+	pr.memo = -1
 	if pr.folded || pr.equal != nil || pr.prefix != nil || pr.suffix != nil || pr.contains != nil {
-		pr.memo = new(memo)
+		pr.memo = p.memos
+		p.memos++
 	}
 	p.grow(&pr.all)
 	p.grow(&pr.foldAll)
@@ -620,6 +640,11 @@ func (a *affixes) matchBytes(s []byte, cand []uint64) {
 // candidates sets in cand (cleared first) the targets ev may match; mask
 // is ev's category mask.
 func (p *plan) candidates(ev *ecs.Event, mask uint64, cand []uint64) {
+	p.candidatesWith(p.own, ev, mask, cand)
+}
+
+// candidatesWith is candidates with the lookups' scratch sc.
+func (p *plan) candidatesWith(sc *scratch, ev *ecs.Event, mask uint64, cand []uint64) {
 	clear(cand)
 	for m := mask; m != 0; m &= m - 1 {
 		t := p.tables[bits.TrailingZeros64(m)]
@@ -634,7 +659,7 @@ func (p *plan) candidates(ev *ecs.Event, mask uint64, cand []uint64) {
 				// ecs.Lookup reads them from the generic store alone.
 				break
 			}
-			pr.collect(p, ev, cand)
+			pr.collect(sc, ev, cand)
 		}
 	}
 }
@@ -642,48 +667,48 @@ func (p *plan) candidates(ev *ecs.Event, mask uint64, cand []uint64) {
 // collect reads the probe's field as the compiled predicates do (typed
 // value first, the generic store when it is absent) and adds the targets
 // whose keys the values satisfy.
-func (pr *probe) collect(p *plan, ev *ecs.Event, cand []uint64) {
+func (pr *probe) collect(sc *scratch, ev *ecs.Event, cand []uint64) {
 	switch pr.acc.Type {
 	case ecs.TypeString:
 		if s, ok := pr.acc.Str(ev); ok {
-			pr.str(p, s, cand)
+			pr.str(sc, s, cand)
 			return
 		}
 	case ecs.TypeStrings:
 		if ss := pr.acc.Strs(ev); ss != nil {
 			for _, s := range ss {
-				pr.str(p, s, cand)
+				pr.str(sc, s, cand)
 			}
 			return
 		}
 	}
-	pr.value(p, pr.acc.Get(ev), cand)
+	pr.value(sc, pr.acc.Get(ev), cand)
 }
 
 // value adds the targets a generic value may satisfy: strings by lookup,
 // other scalars all (see probe.all); null and raw JSON match nothing.
-func (pr *probe) value(p *plan, v ecs.Value, cand []uint64) {
+func (pr *probe) value(sc *scratch, v ecs.Value, cand []uint64) {
 	switch v.Kind {
 	case ecs.KindNull, ecs.KindRaw:
 	case ecs.KindString:
-		pr.str(p, v.Str, cand)
+		pr.str(sc, v.Str, cand)
 	case ecs.KindStrings:
 		for _, s := range v.Strs {
-			pr.str(p, s, cand)
+			pr.str(sc, s, cand)
 		}
 	case ecs.KindList:
 		for i := range v.List {
 			if v.List[i].Kind != ecs.KindList {
-				pr.value(p, v.List[i], cand)
+				pr.value(sc, v.List[i], cand)
 			}
 		}
 	case ecs.KindBool:
 		// A boolean equals a literal whose string form is true or false,
 		// and matches a pattern as that text: it is looked up as such.
 		if v.Int != 0 {
-			pr.str(p, "true", cand)
+			pr.str(sc, "true", cand)
 		} else {
-			pr.str(p, "false", cand)
+			pr.str(sc, "false", cand)
 		}
 	default:
 		orBits(cand, pr.all)
@@ -691,21 +716,21 @@ func (pr *probe) value(p *plan, v ecs.Value, cand []uint64) {
 }
 
 // str adds the targets whose keys s satisfies.
-func (pr *probe) str(p *plan, s string, cand []uint64) {
-	if pr.memo == nil || len(s) == 0 || len(s) > memoMax {
-		pr.lookupStr(p, s, cand)
+func (pr *probe) str(sc *scratch, s string, cand []uint64) {
+	if pr.memo < 0 || len(s) == 0 || len(s) > memoMax {
+		pr.lookupStr(sc, s, cand)
 		return
 	}
-	e := &pr.memo[memoSlot(s)]
+	e := &sc.memos[pr.memo][memoSlot(s)]
 	if e.full && string(e.text) == s {
 		if len(e.bits) > 0 {
 			orBits(cand, e.bits)
 		}
 		return
 	}
-	b := p.scratch
+	b := sc.bits
 	clear(b)
-	pr.lookupStr(p, s, b)
+	pr.lookupStr(sc, s, b)
 	e.text = append(e.text[:0], s...)
 	e.full = true
 	e.bits = e.bits[:0]
@@ -719,13 +744,14 @@ func (pr *probe) str(p *plan, s string, cand []uint64) {
 }
 
 // lookupStr is str without the memo.
-func (pr *probe) lookupStr(p *plan, s string, cand []uint64) {
+func (pr *probe) lookupStr(sc *scratch, s string, cand []uint64) {
 	if pr.folded {
 		if len(s) > foldMax {
 			orBits(cand, pr.foldAll)
 			return
 		}
-		pr.lookup(eql.AppendFold(p.buf[:0], s), cand)
+		sc.buf = eql.AppendFold(sc.buf[:0], s)
+		pr.lookup(sc.buf, cand)
 		return
 	}
 	if pr.equal != nil {

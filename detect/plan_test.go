@@ -353,12 +353,14 @@ func (v *vocabulary) satisfy(c *chooser, x eql.Expr, doc map[string]any) {
 	}
 }
 
-// runBoth runs events through the plan and rule at a time, and returns
-// each side's matches (rule id and event sequence numbers) and final
-// counters.
+// runBoth runs events through the plan, through the plan with Notes (each
+// event annotated before Process, as a Reader's Annotate would) and rule
+// at a time, and returns the plan's matches (rule id and event sequence
+// numbers) and final counters, and the reference's; the noted run must
+// give exactly the plan's.
 func runBoth(tb testing.TB, rules []*Rule, evs []*ecs.Event) (plan, ref []string, planStats, refStats Stats) {
 	tb.Helper()
-	run := func(ruleAtATime bool) ([]string, Stats) {
+	run := func(ruleAtATime, noted bool) ([]string, Stats) {
 		var got []string
 		eng, err := NewEngine(rules, nil, Options{
 			Now:         fixedNow,
@@ -379,13 +381,26 @@ func runBoth(tb testing.TB, rules []*Rule, evs []*ecs.Event) (plan, ref []string
 		if (eng.plan == nil) != ruleAtATime {
 			tb.Fatal("plan not as asked")
 		}
+		var note func(*ecs.Event)
+		if noted {
+			if note = eng.Annotator(); note == nil {
+				tb.Fatal("no Annotator for the rules")
+			}
+		}
 		for _, ev := range evs {
+			if note != nil {
+				note(ev)
+			}
 			eng.Process(ev)
 		}
 		return got, eng.Stats()
 	}
-	plan, planStats = run(false)
-	ref, refStats = run(true)
+	plan, planStats = run(false, false)
+	noted, notedStats := run(false, true)
+	ref, refStats = run(true, false)
+	if strings.Join(noted, "\n") != strings.Join(plan, "\n") || fmt.Sprint(notedStats) != fmt.Sprint(planStats) {
+		tb.Fatalf("the plan with Notes differs from the plan:\nnoted: %q\nplan:  %q\nnoted: %+v\nplan:  %+v", noted, plan, notedStats, planStats)
+	}
 	return plan, ref, planStats, refStats
 }
 
@@ -542,7 +557,7 @@ func TestProbeMemoMatchesLookup(t *testing.T) {
 			continue
 		}
 		for _, pr := range tab.probes {
-			if pr.memo == nil {
+			if pr.memo < 0 {
 				continue
 			}
 			probes++
@@ -553,8 +568,8 @@ func TestProbeMemoMatchesLookup(t *testing.T) {
 					}
 					clear(want)
 					clear(got)
-					pr.lookupStr(p, s, want)
-					pr.str(p, s, got)
+					pr.lookupStr(p.own, s, want)
+					pr.str(p.own, s, got)
 					if !slices.Equal(want, got) {
 						t.Fatalf("probe %s, value %q: memo %x, lookup %x", pr.field, s, got, want)
 					}

@@ -50,7 +50,8 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	query := fs.String("query", "", "run this one EQL query instead of the rules and print each match")
 	window := fs.Duration("reorder-window", 5*time.Second, "how far out of @timestamp order events may arrive and still be put in order")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "goroutines decoding ndjson in parallel")
-	partitions := fs.Int("partitions", runtime.GOMAXPROCS(0), "engines per partition family run in parallel, events split by each rule's first join key (host.id, process.entity_id, ...); 1: one engine; --query always runs one")
+	partitions := fs.Int("partitions", 1, "engines per partition family run in parallel, events split by each rule's first join key (host.id, process.entity_id, ...); 1: one engine, whose rule conditions run on the decoding goroutines (see --annotate); --query always runs one")
+	annotate := fs.Bool("annotate", true, "with one engine, run the rules' index lookups and conditions on the decoding goroutines, leaving the engine the sequences and alerts")
 	progress := fs.String("progress", "auto", "progress line on stderr: auto (only when stderr is a terminal), always, never")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the replay to this file (go tool pprof)")
 	fs.Usage = func() {
@@ -148,8 +149,16 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	}
 	var eng replayEngine
 	var err error
+	// With one engine, the decoding goroutines also run the rules'
+	// conditions (detect.Engine.Annotator).
+	var annotator func() func(*ecs.Event)
 	if *query != "" || *partitions <= 1 {
-		eng, err = detect.NewEngine(rules, set.Exceptions, opt)
+		var e *detect.Engine
+		e, err = detect.NewEngine(rules, set.Exceptions, opt)
+		eng = e
+		if err == nil && *annotate {
+			annotator = e.Annotator
+		}
 	} else {
 		// detect.Parallel: one engine per host partition (and one for the
 		// rules whose sequences do not join on host.id), alerts merged
@@ -172,7 +181,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	prog.start()
 	var read, malformed int
 	for _, name := range fs.Args() {
-		n, bad, err := replayFile(name, *workers, reorder, stderr, malformed, prog)
+		n, bad, err := replayFile(name, *workers, annotator, reorder, stderr, malformed, prog)
 		read += n
 		malformed += bad
 		if err != nil {
@@ -209,7 +218,7 @@ type replayEngine interface {
 // replayFile feeds one file's events to reorder: ndjson, or gzip-compressed
 // ndjson (recognised by its magic bytes, whatever the name). Malformed lines
 // are reported (the first few one by one) and skipped.
-func replayFile(name string, workers int, reorder *detect.Reorder, stderr io.Writer, shown int, prog *replayProgress) (read, malformed int, err error) {
+func replayFile(name string, workers int, annotate func() func(*ecs.Event), reorder *detect.Reorder, stderr io.Writer, shown int, prog *replayProgress) (read, malformed int, err error) {
 	var f io.Reader = os.Stdin
 	if name != "-" {
 		fh, err := os.Open(name)
@@ -230,7 +239,7 @@ func replayFile(name string, workers int, reorder *detect.Reorder, stderr io.Wri
 		r = zr
 	}
 	defer replayGC()()
-	rd := ecs.NewReader(r, ecs.ReaderOptions{Workers: workers})
+	rd := ecs.NewReader(r, ecs.ReaderOptions{Workers: workers, Annotate: annotate})
 	defer rd.Close()
 	for {
 		ev, err := rd.Next()

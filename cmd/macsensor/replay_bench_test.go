@@ -140,9 +140,10 @@ func countLines(b []byte) int {
 }
 
 // BenchmarkReplayCores runs the macsensor binary over 1,000,000 events of
-// 16 hosts (writeHostsStream) with GOMAXPROCS=k and --partitions k, k = 1
-// and 2, with the seed rule and with Elastic's macOS rules
-// (../shared/rules/elastic-macos, when present).
+// 16 hosts (writeHostsStream) with GOMAXPROCS=k, k = 1 and 2, with the
+// seed rule and with Elastic's macOS rules (../shared/rules/elastic-macos,
+// when present): one engine (the default: its conditions run on the
+// decoding goroutines) and, for k > 1, --partitions k.
 //
 //	go test ./cmd/macsensor -run '^$' -bench ReplayCores -benchtime 1x -count 3 -benchmem
 func BenchmarkReplayCores(b *testing.B) {
@@ -163,12 +164,13 @@ func BenchmarkReplayCores(b *testing.B) {
 		if !ok {
 			continue
 		}
-		for _, k := range []int{1, 2} {
-			b.Run(fmt.Sprintf("rules=%s/cores=%d", name, k), func(b *testing.B) {
+		for _, run := range []struct{ k, partitions int }{{1, 1}, {2, 1}, {2, 2}} {
+			k := run.k
+			b.Run(fmt.Sprintf("rules=%s/cores=%d/partitions=%d", name, k, run.partitions), func(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(fi.Size())
 				for b.Loop() {
-					args := append(append([]string{"replay", "--partitions", strconv.Itoa(k)}, rs...), path)
+					args := append(append([]string{"replay", "--partitions", strconv.Itoa(run.partitions)}, rs...), path)
 					cmd := exec.Command(bin, args...)
 					cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(k))
 					out, err := cmd.Output()

@@ -200,10 +200,11 @@ func replayOut(t *testing.T, args ...string) (string, string) {
 	return stdout.String(), stderr.String()
 }
 
-// TestReplayPartitionsIdentical: a partitioned replay writes exactly the
-// bytes of a one-engine replay, over every golden input and over a
-// generated stream of 12 hosts, with the seed rule and with Elastic's
-// macOS rules (when ../shared has them).
+// TestReplayPartitionsIdentical: a partitioned replay, and a one-engine
+// replay without the decoders' annotations (--annotate=false), write
+// exactly the bytes of a one-engine replay, over every golden input and
+// over a generated stream of 12 hosts, with the seed rule and with
+// Elastic's macOS rules (when ../shared has them).
 func TestReplayPartitionsIdentical(t *testing.T) {
 	replayNow = func() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) }
 	defer func() { replayNow = time.Now }()
@@ -211,6 +212,9 @@ func TestReplayPartitionsIdentical(t *testing.T) {
 	for _, tc := range seedCases {
 		in := filepath.Join("..", "..", "testdata", "seed", tc.name+".ndjson")
 		serial, _ := replayOut(t, "--partitions", "1", in)
+		if plain, _ := replayOut(t, "--annotate=false", in); plain != serial {
+			t.Errorf("%s: --annotate=false differs:\n%s\nvs\n%s", tc.name, plain, serial)
+		}
 		for _, n := range []string{"2", "3"} {
 			if par, _ := replayOut(t, "--partitions", n, in); par != serial {
 				t.Errorf("%s: --partitions %s differs from --partitions 1:\n%s\nvs\n%s", tc.name, n, par, serial)
@@ -232,6 +236,10 @@ func TestReplayPartitionsIdentical(t *testing.T) {
 		serial, serr := replayOut(t, append(append([]string{}, rs...), "--partitions", "1", gen)...)
 		if len(rs) == 0 && strings.Count(serial, "\n") != pairs {
 			t.Fatalf("serial: %d alerts, want %d", strings.Count(serial, "\n"), pairs)
+		}
+		plain, plerr := replayOut(t, append(append([]string{}, rs...), "--annotate=false", gen)...)
+		if plain != serial || summary(plerr) != summary(serr) {
+			t.Errorf("rules %v: --annotate=false: %d alert bytes, serial %d; summary:\n%s\nserial:\n%s", rs, len(plain), len(serial), summary(plerr), summary(serr))
 		}
 		for _, n := range []string{"2", "5"} {
 			par, perr := replayOut(t, append(append([]string{}, rs...), "--partitions", n, gen)...)

@@ -38,6 +38,21 @@ type Event struct {
 	// Fields holds every field outside the typed struct, by dotted path,
 	// sorted by Path, each path at most once.
 	Fields Fields
+
+	// Note is what a consumer computed for this event on the goroutine
+	// that decoded it (ReaderOptions.Annotate); ecs never reads it.
+	Note Note
+}
+
+// Note is a consumer's scratch in an event: detect's rule plan keeps there
+// the event's category mask and which rule conditions hold, computed by
+// the Reader's decoding goroutines while the event is in their cache.
+// Owner says whose it is (0: nobody's); a consumer ignores a Note it did
+// not write. Copies (Clone, Copy) carry it along; a decoded event starts
+// with none.
+type Note struct {
+	Owner uint64
+	Words [5]uint64
 }
 
 // EventMeta is the ECS event.* field set.

@@ -27,6 +27,11 @@ type ReaderOptions struct {
 	// a longer one is reported as a *LineError wrapping ErrLineTooLong and
 	// skipped. 0 means DefaultMaxLineBytes.
 	MaxLineBytes int
+	// Annotate, if set, is called once for each goroutine that decodes
+	// (each worker, or the caller's with Workers ≤ 1); the function it
+	// returns is then called on that goroutine for every event it
+	// decoded, before Next returns the event (it may set Event.Note).
+	Annotate func() func(*Event)
 }
 
 // LineError is a malformed line: reading goes on with the next line.
@@ -62,6 +67,9 @@ type Reader struct {
 	err   error   // sticky: the read error or io.EOF
 	slab  []Event // Workers <= 1: the events still free in the current slab
 
+	annotate func() func(*Event) // ReaderOptions.Annotate
+	note     func(*Event)        // Workers <= 1: annotate's function
+
 	// With Workers > 1.
 	workers    int
 	started    bool
@@ -96,9 +104,10 @@ func NewReader(r io.Reader, opt ReaderOptions) *Reader {
 		limit = DefaultMaxLineBytes
 	}
 	rd := &Reader{
-		lines:   splitter{r: r, max: limit},
-		workers: opt.Workers,
-		max:     limit,
+		lines:    splitter{r: r, max: limit},
+		workers:  opt.Workers,
+		max:      limit,
+		annotate: opt.Annotate,
 	}
 	rd.dec.shared = true
 	return rd
@@ -140,6 +149,14 @@ func (r *Reader) Next() (*Event, error) {
 			return nil, &LineError{Line: num, Err: err}
 		}
 		r.slab = r.slab[1:]
+		if r.annotate != nil {
+			if r.note == nil {
+				r.note = r.annotate()
+			}
+			if r.note != nil {
+				r.note(e)
+			}
+		}
 		return e, nil
 	}
 }
@@ -341,6 +358,10 @@ func (r *Reader) start() {
 func (r *Reader) work() {
 	defer r.wg.Done()
 	d := decoder{shared: true}
+	var note func(*Event)
+	if r.annotate != nil {
+		note = r.annotate()
+	}
 	for {
 		var b *batch
 		select {
@@ -365,6 +386,9 @@ func (r *Reader) work() {
 				continue
 			}
 			b.errs = append(b.errs, nil)
+			if note != nil {
+				note(&evs[k])
+			}
 		}
 		b.events = evs
 		b.done <- struct{}{}

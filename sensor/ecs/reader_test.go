@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -161,6 +162,56 @@ func TestReaderWorkersOrder(t *testing.T) {
 			if got[i] != want[i] {
 				t.Fatalf("workers %d, item %d: got %v, want %v", workers, i, got[i], want[i])
 			}
+		}
+	}
+}
+
+// TestReaderAnnotate: each decoding goroutine gets its own annotating
+// function, which sees every event it decoded (and no line that failed)
+// before Next returns it.
+func TestReaderAnnotate(t *testing.T) {
+	var b bytes.Buffer
+	for i := 0; i < 5000; i++ {
+		if i%101 == 0 {
+			b.WriteString("{\"broken\":\n")
+			continue
+		}
+		fmt.Fprintf(&b, `{"event":{"sequence":%d}}`+"\n", i)
+	}
+	for _, workers := range []int{1, 2, 4} {
+		var mu sync.Mutex
+		made := 0
+		annotate := func() func(*Event) {
+			mu.Lock()
+			made++
+			id := uint64(made)
+			mu.Unlock()
+			return func(e *Event) {
+				e.Note.Owner = id
+				e.Note.Words[0] = uint64(e.Event.Sequence) + 1
+			}
+		}
+		r := NewReader(bytes.NewReader(b.Bytes()), ReaderOptions{Workers: workers, Annotate: annotate})
+		events, bad := 0, 0
+		for {
+			e, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				bad++
+				continue
+			}
+			events++
+			if e.Note.Owner == 0 || e.Note.Owner > uint64(workers) || e.Note.Words[0] != uint64(e.Event.Sequence)+1 {
+				t.Fatalf("workers %d: event %d has note %+v", workers, e.Event.Sequence, e.Note)
+			}
+		}
+		if events != 5000-50 || bad != 50 {
+			t.Errorf("workers %d: %d events, %d bad lines", workers, events, bad)
+		}
+		if made < 1 || made > max(workers, 1) {
+			t.Errorf("workers %d: %d annotating functions made", workers, made)
 		}
 	}
 }
