@@ -101,8 +101,9 @@ type folder struct {
 	watched bool
 	cost    int
 	reason  string
-	nested  bool    // configured as "path/*": its subfolders are watched too
-	parent  *folder // the "dir/*" folder of a subfolder
+	nested  bool        // configured as "path/*": its subfolders are watched too
+	parent  *folder     // the "dir/*" folder of a subfolder
+	info    os.FileInfo // of real when watched (os.SameFile)
 }
 
 // pend is an entry whose burst of operations is not over.
@@ -222,10 +223,12 @@ func (w *Watcher) fail(err error) {
 func (w *Watcher) handle(ev fsnotify.Event) {
 	name := filepath.Clean(ev.Name)
 	now := w.opt.Now()
-	if f := w.byReal[name]; f != nil {
+	if f := w.byReal[name]; f != nil && !(ev.Has(fsnotify.Create) && f.parent != nil) {
 		// The folder itself: deleted or renamed away. Stop watching it
 		// (inotify keeps a renamed folder's watch) and look for it again
-		// at every rescan.
+		// at every rescan. (The create of a subfolder a rescan found
+		// first is an entry's create below: it may be the new name of a
+		// rename.)
 		if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
 			w.flush(time.Time{})
 			w.unwatch(f, "deleted")
@@ -440,12 +443,30 @@ func (w *Watcher) scan(report bool) {
 			continue
 		}
 		for _, e := range ents {
-			if e.IsDir() {
-				w.child(f, filepath.Join(f.real, e.Name()), &used, report)
+			if sub := filepath.Join(f.real, e.Name()); e.IsDir() && !w.inFlight(f, sub) {
+				w.child(f, sub, &used, report)
 			}
 		}
 	}
 	w.publish()
+}
+
+// inFlight reports whether sub is a watched subfolder of f under its new
+// name, its rename's events not handled yet: watching it now would give
+// its inode a second path (inotify answers with the same watch, which
+// removing the old path then removes), and the create of the new name
+// would find it watched. The events watch it.
+func (w *Watcher) inFlight(f *folder, sub string) bool {
+	fi, err := os.Stat(sub)
+	if err != nil {
+		return false
+	}
+	for _, g := range w.folders {
+		if g.parent == f && g.watched && g.real != sub && g.info != nil && os.SameFile(g.info, fi) {
+			return true
+		}
+	}
+	return false
 }
 
 // child watches sub, a subfolder of the "dir/*" folder f, unless it is
@@ -471,7 +492,8 @@ func (w *Watcher) add(f *folder, used *int, report bool) {
 		f.reason = "missing"
 		return
 	}
-	if !isDir(real) {
+	info, err := os.Stat(real)
+	if err != nil || !info.IsDir() {
 		f.reason = "not a folder"
 		return
 	}
@@ -492,7 +514,7 @@ func (w *Watcher) add(f *folder, used *int, report bool) {
 		w.fail(fmt.Errorf("files: watch %s: %w", real, err))
 		return
 	}
-	f.real, f.watched, f.cost, f.reason = real, true, cost, ""
+	f.real, f.watched, f.cost, f.reason, f.info = real, true, cost, "", info
 	w.byReal[real] = f
 	*used += cost
 	if report {
@@ -562,7 +584,7 @@ func (w *Watcher) unwatch(f *folder, reason string) {
 		_ = w.fsw.Remove(f.real) // gone already when the folder was deleted
 		delete(w.byReal, f.real)
 	}
-	f.watched, f.real, f.cost, f.reason = false, "", 0, reason
+	f.watched, f.real, f.cost, f.reason, f.info = false, "", 0, reason, nil
 }
 
 func (w *Watcher) count(fn func(*Stats)) {

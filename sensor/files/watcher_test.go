@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
+
 	"github.com/macsensor/macsensor/sensor/ecs"
 )
 
@@ -376,6 +378,53 @@ func TestWatcherMacTree(t *testing.T) {
 	for _, f := range w.Folders() {
 		if strings.Contains(f.Path, "/etc/periodic") && !strings.HasPrefix(f.Real, filepath.Join(root, "private/etc/periodic")) {
 			t.Errorf("folder %+v: want its resolved path under /private/etc", f)
+		}
+	}
+}
+
+// TestWatcherRescanBeforeRenameEvents drives the watcher by hand in the
+// order that made TestWatcherNestedFolders flaky: a subfolder of a "dir/*"
+// folder is renamed, and a rescan runs before the rename's events are
+// handled. The rescan must leave the new name to the events (its inode is
+// watched under the old name), and the create of the new name must pair
+// with the rename: one rename event, from the old path to the new.
+func TestWatcherRescanBeforeRenameEvents(t *testing.T) {
+	for _, rescanFirst := range []bool{true, false} {
+		dir := t.TempDir()
+		items := filepath.Join(dir, "StartupItems")
+		old, renamed := filepath.Join(items, "Evil"), filepath.Join(items, "Evil2")
+		os.MkdirAll(old, 0o755)
+		w, err := New(Options{Paths: []string{items + "/*"}, Settle: time.Hour, Rescan: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		var evs []*ecs.Event
+		w.emit = func(ev *ecs.Event) { evs = append(evs, ev) }
+		if st := w.Stats(); st.Watched != 2 {
+			t.Fatalf("stats = %+v, want the folder and its subfolder watched", st)
+		}
+		if err := os.Rename(old, renamed); err != nil {
+			t.Fatal(err)
+		}
+		if rescanFirst {
+			w.scan(true)
+			if w.byReal[renamed] != nil {
+				t.Errorf("the rescan watched %s, whose rename's events are not handled yet", renamed)
+			}
+		}
+		// inotify's order: MOVED_FROM on the folder, MOVED_TO, then
+		// MOVE_SELF on the subfolder's own watch.
+		w.handle(fsnotify.Event{Name: old, Op: fsnotify.Rename})
+		w.handle(fsnotify.Event{Name: renamed, Op: fsnotify.Create})
+		w.handle(fsnotify.Event{Name: old, Op: fsnotify.Rename})
+		w.flush(time.Time{})
+		got := find(evs, renamed, ActionRename)
+		if len(got) != 1 || len(evs) != 1 || got[0].Fields.Get("file.Ext.original.path").Str != old {
+			t.Errorf("rescan first %v: events:\n%s\nwant one rename from %s to %s", rescanFirst, dump(evs), old, renamed)
+		}
+		if w.byReal[renamed] == nil || w.byReal[old] != nil {
+			t.Errorf("rescan first %v: watched %v, want %s and not %s", rescanFirst, w.Folders(), renamed, old)
 		}
 	}
 }
