@@ -428,3 +428,31 @@ func TestWatcherRescanBeforeRenameEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestWatcherRescanBeforeCreateEvent: a new subfolder of a "dir/*" folder
+// that a rescan watches before its create event is handled is still
+// reported created, once (the event is its folder's entry's, not the
+// subfolder's own).
+func TestWatcherRescanBeforeCreateEvent(t *testing.T) {
+	dir := t.TempDir()
+	items := filepath.Join(dir, "StartupItems")
+	os.MkdirAll(items, 0o755)
+	w, err := New(Options{Paths: []string{items + "/*"}, Settle: time.Hour, Rescan: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var evs []*ecs.Event
+	w.emit = func(ev *ecs.Event) { evs = append(evs, ev) }
+	evil := filepath.Join(items, "Evil")
+	os.Mkdir(evil, 0o755)
+	w.scan(true)
+	if w.byReal[evil] == nil {
+		t.Fatalf("the rescan did not watch %s", evil)
+	}
+	w.handle(fsnotify.Event{Name: evil, Op: fsnotify.Create})
+	w.flush(time.Time{})
+	if len(evs) != 1 || len(find(evs, evil, ActionModification)) != 1 {
+		t.Errorf("events:\n%s\nwant the creation of %s", dump(evs), evil)
+	}
+}
