@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"sync/atomic"
 	"time"
 
 	"github.com/macsensor/macsensor/sensor/ecs"
@@ -84,6 +85,10 @@ type ruleRun struct {
 	event matchFunc
 	seq   *sequencer
 	bits  []uint8 // the bits of mask
+	// waiting says, for Annotators on other goroutines, whether the
+	// sequence had pending sequences when it last stepped: only then are
+	// its later stages worth running there (see planTarget.deferred).
+	waiting atomic.Bool
 	exc   []*Exception
 	thr   throttle
 	stats RuleStats
@@ -321,7 +326,7 @@ func (e *Engine) processPlan(ev *ecs.Event, mask uint64) {
 				continue
 			}
 			if seq >= 0 && t.rule != seq {
-				e.stepSeq(e.runs[seq], ev, stages, false)
+				e.stepSeq(e.runs[seq], ev, stages, 0)
 				seq = -1
 			}
 			switch t.kind {
@@ -345,7 +350,7 @@ func (e *Engine) processPlan(ev *ecs.Event, mask uint64) {
 		}
 	}
 	if seq >= 0 {
-		e.stepSeq(e.runs[seq], ev, stages, false)
+		e.stepSeq(e.runs[seq], ev, stages, 0)
 	}
 }
 
@@ -371,8 +376,8 @@ func allBits(b []uint64, idx []int) bool {
 }
 
 // stepSeq catches a sequence's clock up with the events it was spared and
-// tries ev on the given stages (known: their conditions hold).
-func (e *Engine) stepSeq(rr *ruleRun, ev *ecs.Event, stages uint64, known bool) {
+// tries ev on the given stages (those in known hold: see sequencer.step).
+func (e *Engine) stepSeq(rr *ruleRun, ev *ecs.Event, stages, known uint64) {
 	q := rr.seq
 	if stages&q.ready() == 0 {
 		// No stage to try (a later stage with nothing waiting before it):
@@ -390,7 +395,10 @@ func (e *Engine) stepSeq(rr *ruleRun, ev *ecs.Event, stages uint64, known bool) 
 		ready |= untilStage
 	}
 	if stages &= ready; stages != 0 {
-		q.step(ev, e.arrival, allCategories, stages, known)
+		q.step(ev, e.arrival, allCategories, stages, known&stages)
+	}
+	if w := q.live > 0; rr.waiting.Load() != w {
+		rr.waiting.Store(w)
 	}
 }
 

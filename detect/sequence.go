@@ -143,7 +143,7 @@ func (s *sequencer) keyOf(st *stageSpec, ev *ecs.Event) ([]byte, bool) {
 // sequence's last event is not joined to it.
 func (s *sequencer) process(ev *ecs.Event, arrival uint64, mask uint64) {
 	s.catchUp(ev.Timestamp)
-	s.step(ev, arrival, mask, allStages, false)
+	s.step(ev, arrival, mask, allStages, 0)
 	if !s.shared {
 		s.copies.next()
 	}
@@ -190,15 +190,15 @@ func (s *sequencer) ready() uint64 {
 
 // step tries ev on the stages whose category bit is in mask and whose bit
 // is in stages (bit i: stage i, for i < 63; untilStage: the until clause;
-// stages past the 63rd are tried by mask alone). With known, the
-// conditions of the stages in stages (all below the 63rd) are known to
-// hold and are not run again.
-func (s *sequencer) step(ev *ecs.Event, arrival uint64, mask, stages uint64, known bool) {
+// stages past the 63rd are tried by mask alone). The conditions of the
+// stages in known (a subset of stages, below the 63rd) are known to hold
+// and are not run again.
+func (s *sequencer) step(ev *ecs.Event, arrival uint64, mask, stages, known uint64) {
 	all := s.spec.stages
 	var ord ordinal
 	for i := len(all) - 1; i >= 0; i-- {
 		st := &all[i]
-		if s.masks[i]&mask == 0 || (i < 63 && stages>>i&1 == 0) || !known && !st.match(ev) {
+		if s.masks[i]&mask == 0 || (i < 63 && stages>>i&1 == 0) || (i >= 63 || known>>i&1 == 0) && !st.match(ev) {
 			continue
 		}
 		if ord.arrival == 0 {
@@ -214,7 +214,7 @@ func (s *sequencer) step(ev *ecs.Event, arrival uint64, mask, stages uint64, kno
 			s.advance(i, key, ev, ord)
 		}
 	}
-	if u := s.spec.until; u != nil && s.untilMask&mask != 0 && stages&untilStage != 0 && (known || u.match(ev)) {
+	if u := s.spec.until; u != nil && s.untilMask&mask != 0 && stages&untilStage != 0 && (known&untilStage != 0 || u.match(ev)) {
 		if key, ok := s.keyOf(u, ev); ok {
 			s.dropKey(key)
 		}

@@ -52,7 +52,7 @@ type Event struct {
 // with none.
 type Note struct {
 	Owner uint64
-	Words [5]uint64
+	Words [9]uint64
 }
 
 // EventMeta is the ECS event.* field set.
