@@ -87,11 +87,11 @@ type ruleRun struct {
 	bits  []uint8 // the bits of mask
 	// waiting says, for Annotators on other goroutines, whether the
 	// sequence had pending sequences when it last stepped: only then are
-	// its later stages worth running there (see planTarget.deferred).
+	// its later stages worth running there (see Engine.deferred).
 	waiting atomic.Bool
-	exc   []*Exception
-	thr   throttle
-	stats RuleStats
+	exc     []*Exception
+	thr     throttle
+	stats   RuleStats
 }
 
 // Stats are an engine's counters.
