@@ -55,7 +55,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	progress := fs.String("progress", "auto", "progress line on stderr: auto (only when stderr is a terminal), always, never")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the replay to this file (go tool pprof)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: macsensor replay [--rules PATH]... [--no-builtin] [--exceptions FILE] [--query EQL] [--reorder-window DUR] [--partitions N] FILE... (- for stdin)")
+		fmt.Fprintln(stderr, "usage: macsensor replay [--rules PATH]... [--no-builtin] [--exceptions FILE] [--query EQL] [--reorder-window DUR] [--partitions N] [--annotate=false] FILE... (- for stdin)")
 		fmt.Fprintln(stderr, "\nReads ECS events as ndjson (nested objects or dotted keys; gzip-compressed files too), runs the")
 		fmt.Fprintln(stderr, "rules over them in @timestamp order and writes alerts as ndjson to stdout; a summary goes to stderr.")
 		fmt.Fprintln(stderr, "Files are read one after the other as one stream. On a terminal, a progress line shows on stderr.")
