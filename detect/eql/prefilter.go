@@ -55,72 +55,75 @@ func asciiEnds(expr string) regexEnds {
 		return regexEnds{}
 	}
 	re = re.Simplify()
-	var f regexEnds
-	first, ok1 := endSet(re, false)
-	last, ok2 := endSet(re, true)
-	if ok1 {
-		f.first = first
-	} else {
-		f.first = asciiSet{^uint64(0), ^uint64(0)}
+	all := asciiSet{^uint64(0), ^uint64(0)}
+	f := regexEnds{first: all, last: all}
+	if rs, ok := endRanges(re, false); ok {
+		f.first = asciiOf(rs)
 	}
-	if ok2 {
-		f.last = last
-	} else {
-		f.last = asciiSet{^uint64(0), ^uint64(0)}
+	if rs, ok := endRanges(re, true); ok {
+		f.last = asciiOf(rs)
 	}
 	f.ok = !f.first.full() || !f.last.full()
 	return f
 }
 
-// endSet returns the ASCII characters that can start (or, with last, end)
-// a non-empty match of re; ok is false when re may match the empty string
-// there or the set is not known.
-func endSet(re *syntax.Regexp, last bool) (asciiSet, bool) {
+// asciiOf is the ASCII part of a set of rune ranges (see endRanges).
+func asciiOf(ranges []rune) asciiSet {
 	var s asciiSet
+	for i := 0; i+1 < len(ranges); i += 2 {
+		for r := ranges[i]; r <= min(ranges[i+1], 127); r++ {
+			s.add(r)
+		}
+	}
+	return s
+}
+
+// endRanges returns the characters that can start (or, with last, end) a
+// non-empty match of re, as lo, hi pairs of rune ranges (they may
+// overlap); ok is false when re may match the empty string there or the
+// set is not known. A literal under folding adds its case-folding orbit
+// (Unicode simple folding, as RE2's (?i)); a class is folded by the parser
+// already.
+func endRanges(re *syntax.Regexp, last bool) ([]rune, bool) {
 	switch re.Op {
 	case syntax.OpLiteral:
 		if len(re.Rune) == 0 {
-			return s, false
+			return nil, false
 		}
 		r := re.Rune[0]
 		if last {
 			r = re.Rune[len(re.Rune)-1]
 		}
-		addRune(&s, r, re.Flags&syntax.FoldCase != 0)
-		return s, true
-	case syntax.OpCharClass:
-		for i := 0; i+1 < len(re.Rune); i += 2 {
-			lo, hi := re.Rune[i], min(re.Rune[i+1], 127)
-			for r := lo; r <= hi; r++ {
-				s.add(r)
+		out := []rune{r, r}
+		if re.Flags&syntax.FoldCase != 0 {
+			for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+				out = append(out, f, f)
 			}
 		}
-		return s, true
+		return out, true
+	case syntax.OpCharClass:
+		return re.Rune, len(re.Rune) > 0
 	case syntax.OpAnyCharNotNL:
-		s = asciiSet{^uint64(0), ^uint64(0)}
-		s[0] &^= 1 << '\n'
-		return s, true
+		return []rune{0, '\n' - 1, '\n' + 1, unicode.MaxRune}, true
 	case syntax.OpAnyChar:
-		return asciiSet{^uint64(0), ^uint64(0)}, true
-	case syntax.OpCapture:
-		return endSet(re.Sub[0], last)
-	case syntax.OpPlus:
-		return endSet(re.Sub[0], last)
+		return []rune{0, unicode.MaxRune}, true
+	case syntax.OpCapture, syntax.OpPlus:
+		return endRanges(re.Sub[0], last)
 	case syntax.OpRepeat:
 		if re.Min < 1 {
-			return s, false
+			return nil, false
 		}
-		return endSet(re.Sub[0], last)
+		return endRanges(re.Sub[0], last)
 	case syntax.OpAlternate:
+		var out []rune
 		for _, sub := range re.Sub {
-			t, ok := endSet(sub, last)
+			rs, ok := endRanges(sub, last)
 			if !ok {
-				return s, false
+				return nil, false
 			}
-			s[0] |= t[0]
-			s[1] |= t[1]
+			out = append(out, rs...)
 		}
-		return s, true
+		return out, true
 	case syntax.OpConcat:
 		subs := re.Sub
 		for k := range subs {
@@ -128,25 +131,14 @@ func endSet(re *syntax.Regexp, last bool) (asciiSet, bool) {
 			if last {
 				i = len(subs) - 1 - k
 			}
-			sub := subs[i]
-			switch sub.Op {
+			switch subs[i].Op {
 			case syntax.OpBeginText, syntax.OpEndText, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpEmptyMatch:
 				continue // zero width
 			}
-			return endSet(sub, last)
+			return endRanges(subs[i], last)
 		}
 	}
-	return s, false
-}
-
-// addRune adds r (and with fold the members of its case-folding orbit).
-func addRune(s *asciiSet, r rune, fold bool) {
-	s.add(r)
-	if fold {
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			s.add(f)
-		}
-	}
+	return nil, false
 }
 
 // A list of wildcard patterns (`like ("*a*", "*b*", ...)`, `: (...)`) is

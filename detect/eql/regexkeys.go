@@ -2,7 +2,7 @@ package eql
 
 import (
 	"regexp/syntax"
-	"unicode"
+	"slices"
 )
 
 // regexKeys returns index keys for `field regex pat` (regex~ with fold):
@@ -48,98 +48,27 @@ func regexKeys(field, pat string, fold bool, cost KeyCost) ([]Key, bool) {
 const maxEndRunes = 8
 
 // exactEnd returns every character that can start (with last, end) a match
-// of re, when they are at most maxEndRunes ASCII characters, re cannot
-// match the empty string there, and no case folding maps one of them onto
-// a non-ASCII rune (Unicode simple folding, as RE2's (?i)).
+// of re (endRanges), when they are at most maxEndRunes, all ASCII: with
+// folding, a letter whose orbit leaves ASCII (k, s) is refused by that.
 func exactEnd(re *syntax.Regexp, last bool) ([]rune, bool) {
+	ranges, ok := endRanges(re, last)
+	if !ok {
+		return nil, false
+	}
 	var out []rune
-	add := func(r rune, fold bool) bool {
-		orbit := []rune{r}
-		if fold {
-			for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-				orbit = append(orbit, f)
-			}
-		}
-		for _, c := range orbit {
-			if c < 0 || c >= 128 {
-				return false
-			}
-			if !containsRune(out, c) {
-				out = append(out, c)
-			}
-		}
-		return len(out) <= maxEndRunes
-	}
-	switch re.Op {
-	case syntax.OpLiteral:
-		if len(re.Rune) == 0 {
+	for i := 0; i+1 < len(ranges); i += 2 {
+		lo, hi := ranges[i], ranges[i+1]
+		if hi >= 128 || hi-lo >= maxEndRunes {
 			return nil, false
 		}
-		r := re.Rune[0]
-		if last {
-			r = re.Rune[len(re.Rune)-1]
+		for r := lo; r <= hi; r++ {
+			if !slices.Contains(out, r) {
+				out = append(out, r)
+			}
 		}
-		if !add(r, re.Flags&syntax.FoldCase != 0) {
+		if len(out) > maxEndRunes {
 			return nil, false
 		}
-		return out, true
-	case syntax.OpCharClass:
-		for i := 0; i+1 < len(re.Rune); i += 2 {
-			lo, hi := re.Rune[i], re.Rune[i+1]
-			if hi-lo >= maxEndRunes {
-				return nil, false
-			}
-			for r := lo; r <= hi; r++ {
-				// A class is already folded by the parser: its members
-				// are what it matches.
-				if !add(r, false) {
-					return nil, false
-				}
-			}
-		}
-		return out, len(out) > 0
-	case syntax.OpCapture, syntax.OpPlus:
-		return exactEnd(re.Sub[0], last)
-	case syntax.OpRepeat:
-		if re.Min < 1 {
-			return nil, false
-		}
-		return exactEnd(re.Sub[0], last)
-	case syntax.OpAlternate:
-		for _, sub := range re.Sub {
-			rs, ok := exactEnd(sub, last)
-			if !ok {
-				return nil, false
-			}
-			for _, r := range rs {
-				if !add(r, false) {
-					return nil, false
-				}
-			}
-		}
-		return out, len(out) > 0
-	case syntax.OpConcat:
-		subs := re.Sub
-		for k := range subs {
-			i := k
-			if last {
-				i = len(subs) - 1 - k
-			}
-			switch subs[i].Op {
-			case syntax.OpBeginText, syntax.OpEndText, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpEmptyMatch:
-				continue // zero width
-			}
-			return exactEnd(subs[i], last)
-		}
 	}
-	return nil, false
-}
-
-func containsRune(rs []rune, r rune) bool {
-	for _, x := range rs {
-		if x == r {
-			return true
-		}
-	}
-	return false
+	return out, len(out) > 0
 }
