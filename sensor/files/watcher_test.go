@@ -382,6 +382,20 @@ func TestWatcherMacTree(t *testing.T) {
 	}
 }
 
+// byHand returns a watcher of path that a test drives itself (scan,
+// handle, flush: no Run, no timers) and the events it emitted.
+func byHand(t *testing.T, path string) (*Watcher, *[]*ecs.Event) {
+	t.Helper()
+	w, err := New(Options{Paths: []string{path}, Settle: time.Hour, Rescan: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	evs := new([]*ecs.Event)
+	w.emit = func(ev *ecs.Event) { *evs = append(*evs, ev) }
+	return w, evs
+}
+
 // TestWatcherRescanBeforeRenameEvents drives the watcher by hand in the
 // order that made TestWatcherNestedFolders flaky: a subfolder of a "dir/*"
 // folder is renamed, and a rescan runs before the rename's events are
@@ -394,13 +408,7 @@ func TestWatcherRescanBeforeRenameEvents(t *testing.T) {
 		items := filepath.Join(dir, "StartupItems")
 		old, renamed := filepath.Join(items, "Evil"), filepath.Join(items, "Evil2")
 		os.MkdirAll(old, 0o755)
-		w, err := New(Options{Paths: []string{items + "/*"}, Settle: time.Hour, Rescan: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
-		var evs []*ecs.Event
-		w.emit = func(ev *ecs.Event) { evs = append(evs, ev) }
+		w, evs := byHand(t, items+"/*")
 		if st := w.Stats(); st.Watched != 2 {
 			t.Fatalf("stats = %+v, want the folder and its subfolder watched", st)
 		}
@@ -419,9 +427,9 @@ func TestWatcherRescanBeforeRenameEvents(t *testing.T) {
 		w.handle(fsnotify.Event{Name: renamed, Op: fsnotify.Create})
 		w.handle(fsnotify.Event{Name: old, Op: fsnotify.Rename})
 		w.flush(time.Time{})
-		got := find(evs, renamed, ActionRename)
-		if len(got) != 1 || len(evs) != 1 || got[0].Fields.Get("file.Ext.original.path").Str != old {
-			t.Errorf("rescan first %v: events:\n%s\nwant one rename from %s to %s", rescanFirst, dump(evs), old, renamed)
+		got := find(*evs, renamed, ActionRename)
+		if len(got) != 1 || len(*evs) != 1 || got[0].Fields.Get("file.Ext.original.path").Str != old {
+			t.Errorf("rescan first %v: events:\n%s\nwant one rename from %s to %s", rescanFirst, dump(*evs), old, renamed)
 		}
 		if w.byReal[renamed] == nil || w.byReal[old] != nil {
 			t.Errorf("rescan first %v: watched %v, want %s and not %s", rescanFirst, w.Folders(), renamed, old)
@@ -437,13 +445,7 @@ func TestWatcherRescanBeforeCreateEvent(t *testing.T) {
 	dir := t.TempDir()
 	items := filepath.Join(dir, "StartupItems")
 	os.MkdirAll(items, 0o755)
-	w, err := New(Options{Paths: []string{items + "/*"}, Settle: time.Hour, Rescan: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	var evs []*ecs.Event
-	w.emit = func(ev *ecs.Event) { evs = append(evs, ev) }
+	w, evs := byHand(t, items+"/*")
 	evil := filepath.Join(items, "Evil")
 	os.Mkdir(evil, 0o755)
 	w.scan(true)
@@ -452,7 +454,7 @@ func TestWatcherRescanBeforeCreateEvent(t *testing.T) {
 	}
 	w.handle(fsnotify.Event{Name: evil, Op: fsnotify.Create})
 	w.flush(time.Time{})
-	if len(evs) != 1 || len(find(evs, evil, ActionModification)) != 1 {
-		t.Errorf("events:\n%s\nwant the creation of %s", dump(evs), evil)
+	if len(*evs) != 1 || len(find(*evs, evil, ActionModification)) != 1 {
+		t.Errorf("events:\n%s\nwant the creation of %s", dump(*evs), evil)
 	}
 }
