@@ -29,7 +29,17 @@ func checkWorkdir(ctx context.Context, d *Doctor) (string, error) {
 		return "", failf("set TMPDIR to a writable folder on a local disk and run again",
 			"cannot make a temporary folder in %s: %v", d.opt.TempDir, err)
 	}
-	d.work = work
+	d.mu.Lock()
+	cleaned := d.cleaned
+	if !cleaned {
+		d.work = work
+	}
+	d.mu.Unlock()
+	if cleaned {
+		// Abandoned at the run's deadline, and the run has cleaned up.
+		os.RemoveAll(work)
+		return "", ctx.Err()
+	}
 	exe := d.opt.Executable
 	if exe == "" {
 		if exe, err = os.Executable(); err != nil {

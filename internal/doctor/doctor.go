@@ -55,7 +55,10 @@ type Doctor struct {
 	root  bool
 	nonce string
 
-	work          string // temporary folder, "" until the workdir check
+	// work is the temporary folder, "" until the workdir check; set and
+	// read by cleanup under mu (a workdir check abandoned at the run's
+	// deadline may set it after cleanup: cleaned tells it to remove it).
+	work          string
 	automatorPath string // copies of the executable in work/bin
 	runnerPath    string
 
@@ -82,6 +85,7 @@ type Doctor struct {
 	capPorts sync.Map // uint16 → true: ports whose frames are kept
 
 	mu       sync.Mutex
+	cleaned  bool // cleanup has run
 	children []*child
 	events   []*ecs.Event // events of the doctor's children and of the doctor
 	facts    Facts
@@ -221,7 +225,8 @@ func (d *Doctor) keep(evs []*ecs.Event) {
 // the temporary folder.
 func (d *Doctor) cleanup() {
 	d.mu.Lock()
-	children := d.children
+	children, work := d.children, d.work
+	d.cleaned = true
 	d.mu.Unlock()
 	for _, c := range children {
 		c.stop()
@@ -248,8 +253,8 @@ func (d *Doctor) cleanup() {
 		}
 	default:
 	}
-	if d.work != "" {
-		os.RemoveAll(d.work)
+	if work != "" {
+		os.RemoveAll(work)
 	}
 }
 
