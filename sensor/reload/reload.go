@@ -196,23 +196,20 @@ func (w *Watcher) Run(ctx context.Context) {
 }
 
 // send hands a Change over without blocking: when the last one has not
-// been taken, it is replaced by the merge of both.
+// been taken, it is replaced by the merge of both. It counts the Change
+// before handing it over, so a receiver's Stats include it. (Run is the
+// only sender and the channel holds one Change: once emptied here, the
+// send cannot block.)
 func (w *Watcher) send(c Change) {
 	sort.Strings(c.Paths)
-	for {
-		select {
-		case w.c <- c:
-			w.count(func(s *Stats) { s.Changes++ })
-			return
-		default:
-		}
-		select {
-		case old := <-w.c:
-			c = merge(old, c)
-			w.count(func(s *Stats) { s.Merged++ })
-		default:
-		}
+	select {
+	case old := <-w.c:
+		c = merge(old, c)
+		w.count(func(s *Stats) { s.Merged++ })
+	default:
 	}
+	w.count(func(s *Stats) { s.Changes++ })
+	w.c <- c
 }
 
 func merge(a, b Change) Change {
