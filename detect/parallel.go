@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"cmp"
 	"errors"
 	"hash/maphash"
 	"math"
@@ -367,7 +368,7 @@ func (p *Parallel) finish() {
 	slices.SortFunc(all, func(x, y ref) int {
 		switch {
 		case x.a.idx != y.a.idx:
-			return cmpU(x.a.idx, y.a.idx)
+			return cmp.Compare(x.a.idx, y.a.idx)
 		case x.a.rule != y.a.rule:
 			return x.a.rule - y.a.rule
 		}
@@ -384,13 +385,6 @@ func (p *Parallel) finish() {
 			p.admit(a.rule, a.ts, all[j].pt.arena[a.off:a.end])
 		}
 	}
-}
-
-func cmpU(a, b uint64) int {
-	if a < b {
-		return -1
-	}
-	return 1
 }
 
 // admit applies the rule's throttle to one alert, as Engine does.

@@ -1,6 +1,7 @@
 package eql
 
 import (
+	"cmp"
 	"math"
 	"regexp"
 	"slices"
@@ -439,30 +440,20 @@ func rangePred(op Op, lit ecs.Value) scalarPred {
 	if i, isInt, f, has := numberForm(lit); has {
 		p.i64 = func(x int64) bool {
 			if isInt {
-				return ok(cmpInt(x, i))
+				return ok(cmp.Compare(x, i))
 			}
 			return ok(cmpFloat(float64(x), f))
 		}
 		p.f64 = func(x float64) bool { return ok(cmpFloat(x, f)) }
 	}
 	if b, has := boolForm(lit, false); has {
-		p.bln = func(x bool) bool { return ok(cmpInt(b2i(x), b2i(b))) }
+		p.bln = func(x bool) bool { return ok(cmp.Compare(b2i(x), b2i(b))) }
 	}
 	return p
 }
 
 func b2i(b bool) int64 {
 	if b {
-		return 1
-	}
-	return 0
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
 		return 1
 	}
 	return 0

@@ -3,6 +3,7 @@ package doctor
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,9 +53,9 @@ func checkEngine(ctx context.Context, d *Doctor) (string, error) {
 	d.mu.Unlock()
 	slices.SortStableFunc(evs, func(a, b *ecs.Event) int {
 		if a.Timestamp != b.Timestamp {
-			return cmpInt64(a.Timestamp, b.Timestamp)
+			return cmp.Compare(a.Timestamp, b.Timestamp)
 		}
-		return cmpInt64(a.Event.Sequence, b.Event.Sequence)
+		return cmp.Compare(a.Event.Sequence, b.Event.Sequence)
 	})
 	var lines [][]byte
 	eng, err := detect.NewEngine([]*detect.Rule{rule}, nil, detect.Options{
@@ -139,14 +140,4 @@ type alertLine struct {
 			PID int64 `json:"pid"`
 		} `json:"process"`
 	} `json:"Events"`
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
