@@ -38,6 +38,13 @@ type Options struct {
 	// alerts, when the window closes (a later alert or event, or Flush).
 	OnThrottle func(s ThrottleSummary)
 
+	// KeepEvents says the caller never modifies or reuses an event once it
+	// gave it to Process (an ecs.Reader's events are such): pending
+	// sequences then keep the event itself, not a copy of it. The memory
+	// an event keeps alive is then the caller's: a Reader's event keeps its
+	// batch (see ecs.Reader).
+	KeepEvents bool
+
 	// ruleAtATime runs every rule of an event's categories on it, without
 	// the plan's index (the reference the differential tests compare the
 	// plan with).
@@ -135,6 +142,7 @@ func NewEngine(rules []*Rule, exceptions []*Exception, opt Options) (*Engine, er
 		opt.LineCap = 0
 	}
 	e := &Engine{opt: opt, throttleDue: math.MaxInt64}
+	e.copies.keep, e.copies.window = opt.KeepEvents, keepWindow
 	for _, c := range opt.cats {
 		e.categoryBit(c)
 	}

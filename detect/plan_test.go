@@ -366,6 +366,7 @@ func runBoth(tb testing.TB, rules []*Rule, evs []*ecs.Event) (plan, ref []string
 			Now:         fixedNow,
 			MaxPending:  3,
 			ruleAtATime: ruleAtATime,
+			KeepEvents:  noted, // as replay runs it; evs never change
 			OnMatch: func(r *Rule, events []*ecs.Event) {
 				var b strings.Builder
 				b.WriteString(r.ID)

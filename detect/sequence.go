@@ -297,7 +297,7 @@ func (s *sequencer) advance(i int, key []byte, ev *ecs.Event, ord ordinal) {
 		s.out = s.out[:0]
 		for _, r := range p.events {
 			r.out = true // the match may outlive the sequence: never recycled
-			s.out = append(s.out, &r.c.Event)
+			s.out = append(s.out, r.ev)
 		}
 		s.drop(p)
 		s.tidy(k)
@@ -376,24 +376,56 @@ func (s *sequencer) alloc() *partial {
 	return &partial{events: make([]*retained, 0, len(s.spec.stages))}
 }
 
-// retained is a copy of an event that pending sequences keep. refs counts
-// the pending sequences that hold it; out is set once it was handed to a
-// match (an alert and whoever received it may still hold it). A copy no
-// sequence holds and no match received is recycled for a later event.
+// retained is an event that pending sequences keep: a copy, or the
+// caller's event itself under Options.KeepEvents. refs counts the pending
+// sequences that hold it; out is set once it was handed to a match (an
+// alert and whoever received it may still hold it). A retained no sequence
+// holds and no match received is recycled for a later event.
 type retained struct {
-	c    ecs.Copy
+	ev   *ecs.Event // &c.Event, or the caller's event (copies.keep)
+	c    *ecs.Copy  // the copy's memory, kept across recycling
 	refs int32
 	out  bool
+	gen  uint32 // bumped at each recycling (copies.kept entries)
 }
 
 // copies makes and recycles the retained copies of events. The engine's
 // sequences share one copies: the sequences that keep the event being
 // processed share one copy of it (cur, until next).
+//
+// Under Options.KeepEvents a retained is first the caller's event itself,
+// which may keep much more memory alive than its own (a Reader's event
+// keeps its batch, ~250 KiB); one still held keepWindow events later is
+// copied then (age), so the memory kept beyond copies is that of the
+// last keepWindow events at most. Most pending sequences complete or
+// expire before that: the copy is never made.
 type copies struct {
 	free   []*retained
 	cur    *retained
 	reused uint64 // copies made over recycled memory (tests)
+
+	// keep: the caller never modifies or reuses an event it gave the
+	// engine (Options.KeepEvents), so a retained is the event itself
+	// until it ages.
+	keep   bool
+	kept   []keptEntry // the retained that hold a caller's event, oldest first
+	head   int         // kept[head:] are live entries
+	events uint64      // events processed (next)
+	window uint64      // keepWindow (tests shorten it)
+	aged   uint64      // kept events copied when they aged (tests)
 }
+
+// keptEntry is a retained holding the caller's event since event number at
+// (gen: the retained's generation then; a recycled one is stale).
+type keptEntry struct {
+	r   *retained
+	gen uint32
+	at  uint64
+}
+
+// keepWindow is how many events a kept event stays the caller's before it
+// is copied.
+const keepWindow = 1 << 14
 
 // retain returns a copy of ev, the event being processed, for one more
 // holder.
@@ -408,11 +440,25 @@ func (c *copies) retain(ev *ecs.Event) *retained {
 		} else {
 			r = new(retained)
 		}
-		r.c.Set(ev)
+		if c.keep {
+			r.ev = ev
+			c.kept = append(c.kept, keptEntry{r, r.gen, c.events})
+		} else {
+			r.copy(ev)
+		}
 		c.cur = r
 	}
 	r.refs++
 	return r
+}
+
+// copy makes r a copy of ev.
+func (r *retained) copy(ev *ecs.Event) {
+	if r.c == nil {
+		r.c = new(ecs.Copy)
+	}
+	r.c.Set(ev)
+	r.ev = &r.c.Event
 }
 
 // release drops one holder of r, recycling it when it was the last and no
@@ -420,8 +466,17 @@ func (c *copies) retain(ev *ecs.Event) *retained {
 func (c *copies) release(r *retained) {
 	r.refs--
 	if r.refs == 0 && !r.out && r != c.cur {
-		c.free = append(c.free, r)
+		c.recycle(r)
 	}
+}
+
+// recycle puts r on the free list; a kept event is no longer referenced.
+func (c *copies) recycle(r *retained) {
+	if c.keep {
+		r.ev = nil
+		r.gen++
+	}
+	c.free = append(c.free, r)
 }
 
 // next ends the sharing of the current event's copy: the next retain is of
@@ -430,8 +485,36 @@ func (c *copies) next() {
 	if r := c.cur; r != nil {
 		c.cur = nil
 		if r.refs == 0 && !r.out {
-			c.free = append(c.free, r)
+			c.recycle(r)
 		}
+	}
+	c.events++
+	if c.head < len(c.kept) && c.kept[c.head].at+c.window <= c.events {
+		c.age()
+	}
+}
+
+// age copies the kept events held keepWindow events or longer by a pending
+// sequence; the others (recycled, or held by a match alone) are dropped
+// from the list.
+func (c *copies) age() {
+	for c.head < len(c.kept) {
+		k := &c.kept[c.head]
+		if k.at+c.window > c.events {
+			break
+		}
+		if r := k.r; r.gen == k.gen && r.refs > 0 && r.ev != nil && (r.c == nil || r.ev != &r.c.Event) {
+			r.copy(r.ev)
+			c.aged++
+		}
+		*k = keptEntry{}
+		c.head++
+	}
+	if c.head > len(c.kept)/2 {
+		n := copy(c.kept, c.kept[c.head:])
+		clear(c.kept[n:])
+		c.kept = c.kept[:n]
+		c.head = 0
 	}
 }
 

@@ -98,7 +98,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	}
 	out := bufio.NewWriterSize(stdout, 256<<10)
 	var line []byte
-	opt := detect.Options{Now: replayNow}
+	opt := detect.Options{Now: replayNow, KeepEvents: true} // a Reader's events are never rewritten
 	// One loader for rules and exceptions (detect.LoadRuleSet), as the
 	// daemon's; with --query only the exceptions are taken from it.
 	lopt := ruleSetOptions(nil, rulePaths, !*noBuiltin, *exceptions, false)
