@@ -128,7 +128,13 @@ type probe struct {
 // fold, a hash and the prefix, suffix and substring scans. The bits of a
 // value depend on the value alone, so a hit adds exactly what the lookup
 // would.
-type memo [memoSize]memoEntry
+type memo struct {
+	entries [memoSize]memoEntry
+	// A probe whose values rarely repeat (command lines) would pay for
+	// the memo's copies and gain nothing: after memoSample lookups with
+	// fewer than memoSample/16 hits, the next memoRest lookups bypass it.
+	looked, hits, rest uint32
+}
 
 type memoEntry struct {
 	text []byte   // the value (a copy: the event's memory is not ours)
@@ -139,8 +145,10 @@ type memoEntry struct {
 // memoSize is the entries of a memo; values longer than memoMax (command
 // lines, long paths: mostly unique) are not memoized.
 const (
-	memoSize = 64
-	memoMax  = 64
+	memoSize   = 64
+	memoMax    = 64
+	memoSample = 256
+	memoRest   = 4096
 )
 
 // memoSlot is the entry a value of 1 to memoMax bytes goes in.
@@ -674,11 +682,17 @@ func (pr *probe) collect(sc *scratch, ev *ecs.Event, cand []uint64) {
 			pr.str(sc, s, cand)
 			return
 		}
+		if len(ev.Fields) == 0 {
+			return // absent: Get would be null
+		}
 	case ecs.TypeStrings:
 		if ss := pr.acc.Strs(ev); ss != nil {
 			for _, s := range ss {
 				pr.str(sc, s, cand)
 			}
+			return
+		}
+		if len(ev.Fields) == 0 {
 			return
 		}
 	}
@@ -721,8 +735,21 @@ func (pr *probe) str(sc *scratch, s string, cand []uint64) {
 		pr.lookupStr(sc, s, cand)
 		return
 	}
-	e := &sc.memos[pr.memo][memoSlot(s)]
+	m := &sc.memos[pr.memo]
+	if m.rest > 0 {
+		m.rest--
+		pr.lookupStr(sc, s, cand)
+		return
+	}
+	if m.looked++; m.looked == memoSample {
+		if m.hits < memoSample/16 {
+			m.rest = memoRest
+		}
+		m.looked, m.hits = 0, 0
+	}
+	e := &m.entries[memoSlot(s)]
 	if e.full && string(e.text) == s {
+		m.hits++
 		if len(e.bits) > 0 {
 			orBits(cand, e.bits)
 		}

@@ -594,3 +594,54 @@ func TestProbeMemoMatchesLookup(t *testing.T) {
 	}
 	t.Logf("%d memoized probes, %d value lookups selecting targets", probes, hits)
 }
+
+// TestProbeMemoRests feeds a memoized probe values that never repeat: after
+// memoSample lookups its memo rests for memoRest lookups (no copies, the
+// same bits), then samples again, and repeated values hit it.
+func TestProbeMemoRests(t *testing.T) {
+	eng, err := NewEngine(planRules(t), nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := eng.plan
+	var pr *probe
+	for _, tab := range p.tables {
+		if tab != nil && tab.cat == "process" {
+			pr = tab.probe("process.name")
+		}
+	}
+	if pr == nil || pr.memo < 0 {
+		t.Fatal("no memoized process.name probe")
+	}
+	sc := p.newScratch()
+	m := &sc.memos[pr.memo]
+	want, got := make([]uint64, p.words), make([]uint64, p.words)
+	check := func(s string) {
+		t.Helper()
+		clear(want)
+		clear(got)
+		pr.lookupStr(sc, s, want)
+		pr.str(sc, s, got)
+		if !slices.Equal(want, got) {
+			t.Fatalf("value %q: memo %x, lookup %x", s, got, want)
+		}
+	}
+	for i := range memoSample {
+		check(fmt.Sprintf("unique-%d", i))
+	}
+	if m.rest != memoRest {
+		t.Fatalf("after %d unique values: rest %d, want %d", memoSample, m.rest, memoRest)
+	}
+	for i := range memoRest {
+		check([]string{"curl", "osascript", fmt.Sprint("other-", i)}[i%3])
+	}
+	if m.rest != 0 || m.looked != 0 {
+		t.Fatalf("after the rest: rest %d, looked %d", m.rest, m.looked)
+	}
+	for range memoSample + 10 {
+		check("curl")
+	}
+	if m.rest != 0 || m.hits < 10 {
+		t.Fatalf("repeated values: rest %d, hits %d", m.rest, m.hits)
+	}
+}
