@@ -265,11 +265,14 @@ func (e *Engine) categoryMask(ev *ecs.Event) uint64 {
 // but never joins a sequence behind a later event.
 //
 // The engine keeps a copy (ecs.Copy) of each event a pending sequence
-// holds: an event from an ecs.Reader points into the Reader's batch
-// memory, which one long-pending event would otherwise keep alive. The
-// copy is made only for events that match a sequence stage, and recycled
-// once no pending sequence holds it, unless it was part of a match: the
-// events of a match are never changed afterwards.
+// holds: the caller may reuse its event, and an event from an ecs.Reader
+// points into the Reader's batch memory, which one long-pending event
+// would otherwise keep alive. The copy is made only for events that match
+// a sequence stage, and recycled once no pending sequence holds it, unless
+// it was part of a match: the events of a match are never changed
+// afterwards. Under Options.KeepEvents the engine holds the caller's event
+// itself and copies it only if a pending sequence still holds it
+// keepWindow events later.
 func (e *Engine) Process(ev *ecs.Event) {
 	if e.noted(ev) {
 		e.processMask(ev, ev.Note.Words[0])
