@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // SourceFile is one rule or exceptions file as a RuleSetOptions.Read
@@ -131,18 +134,36 @@ func withSeed(rules []*Rule, errs []*LoadError) ([]*Rule, []*LoadError) {
 	return append([]*Rule{seed}, rules...), errs
 }
 
-// parseRuleFiles parses files in order; a rule_id seen before is an error
-// (the first one is kept).
+// parseRuleFiles parses files, on every core (a rule parses on its own),
+// and reports them in order; a rule_id seen before is an error (the first
+// one is kept).
 func parseRuleFiles(files []SourceFile) ([]*Rule, []*LoadError) {
+	type parsed struct {
+		r   *Rule
+		err *LoadError
+	}
+	out := make([]parsed, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
+				if f := files[i]; f.Err == nil {
+					out[i].r, out[i].err = ParseRule(f.Path, f.Data)
+				}
+			}
+		})
+	}
+	wg.Wait()
 	var rules []*Rule
 	var errs []*LoadError
 	seen := make(map[string]string)
-	for _, f := range files {
+	for i, f := range files {
 		if f.Err != nil {
 			errs = append(errs, &LoadError{File: f.Path, Err: f.Err})
 			continue
 		}
-		r, lerr := ParseRule(f.Path, f.Data)
+		r, lerr := out[i].r, out[i].err
 		if lerr != nil {
 			errs = append(errs, lerr)
 			continue
