@@ -133,13 +133,12 @@ type memo struct {
 	// A probe whose values rarely repeat (command lines) would pay for
 	// the memo's copies and gain nothing: after memoSample lookups with
 	// fewer than memoSample/16 hits, the next memoRest lookups bypass it.
-	looked, hits, rest uint32
+	hits, misses, rest uint32
 }
 
 type memoEntry struct {
 	text []byte   // the value (a copy: the event's memory is not ours)
 	bits []uint64 // the targets it selects; empty: none
-	full bool     // text holds a value
 }
 
 // memoSize is the entries of a memo; values longer than memoMax (command
@@ -661,13 +660,35 @@ func (p *plan) candidatesWith(sc *scratch, ev *ecs.Event, mask uint64, cand []ui
 		}
 		orBits(cand, t.always)
 		noFields := len(ev.Fields) == 0
+	probes:
 		for _, pr := range t.probes {
-			if noFields && pr.acc.Type == ecs.TypeAny {
-				// The probes of fields outside the typed struct come last;
-				// ecs.Lookup reads them from the generic store alone.
-				break
+			// The typed slot first, inline: most probes of an event read a
+			// value there or find it empty (collect reads the generic
+			// store too, as the compiled predicates do).
+			switch pr.acc.Type {
+			case ecs.TypeString:
+				if s := pr.acc.TypedStr(ev); s != "" {
+					pr.str(sc, s, cand)
+					continue
+				}
+			case ecs.TypeStrings:
+				if ss := pr.acc.TypedStrs(ev); ss != nil {
+					for _, s := range ss {
+						pr.str(sc, s, cand)
+					}
+					continue
+				}
+			case ecs.TypeAny:
+				if noFields {
+					// The probes of fields outside the typed struct come
+					// last; ecs.Lookup reads them from the generic store
+					// alone.
+					break probes
+				}
 			}
-			pr.collect(sc, ev, cand)
+			if !noFields || pr.acc.Type == ecs.TypeBool || pr.acc.Type == ecs.TypeInt {
+				pr.collect(sc, ev, cand)
+			}
 		}
 	}
 }
@@ -741,25 +762,26 @@ func (pr *probe) str(sc *scratch, s string, cand []uint64) {
 		pr.lookupStr(sc, s, cand)
 		return
 	}
-	if m.looked++; m.looked == memoSample {
-		if m.hits < memoSample/16 {
-			m.rest = memoRest
-		}
-		m.looked, m.hits = 0, 0
-	}
+	// An empty entry holds no text: it never equals s (1 byte or more).
 	e := &m.entries[memoSlot(s)]
-	if e.full && string(e.text) == s {
+	if string(e.text) == s {
 		m.hits++
 		if len(e.bits) > 0 {
 			orBits(cand, e.bits)
 		}
 		return
 	}
+	// Misses count the sample (hits+misses lookups), off the hit path.
+	if m.misses++; m.hits+m.misses >= memoSample {
+		if m.hits < memoSample/16 {
+			m.rest = memoRest
+		}
+		m.hits, m.misses = 0, 0
+	}
 	b := sc.bits
 	clear(b)
 	pr.lookupStr(sc, s, b)
 	e.text = append(e.text[:0], s...)
-	e.full = true
 	e.bits = e.bits[:0]
 	for _, w := range b {
 		if w != 0 {

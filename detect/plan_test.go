@@ -635,8 +635,8 @@ func TestProbeMemoRests(t *testing.T) {
 	for i := range memoRest {
 		check([]string{"curl", "osascript", fmt.Sprint("other-", i)}[i%3])
 	}
-	if m.rest != 0 || m.looked != 0 {
-		t.Fatalf("after the rest: rest %d, looked %d", m.rest, m.looked)
+	if m.rest != 0 || m.misses != 0 {
+		t.Fatalf("after the rest: rest %d, misses %d", m.rest, m.misses)
 	}
 	for range memoSample + 10 {
 		check("curl")

@@ -31,6 +31,20 @@ type Accessor struct {
 	Strs func(*Event) []string
 	Int  func(*Event) (int64, bool)
 	Get  func(*Event) Value
+
+	off uintptr // TypeString, TypeStrings: the typed slot's offset in Event
+}
+
+// TypedStr is the typed slot of a TypeString accessor ("" when empty; the
+// generic store is not read): an inlined read where a call of Str costs
+// more than the rest of a lookup. It must not be called on another Type.
+func (a *Accessor) TypedStr(e *Event) string {
+	return *(*string)(unsafe.Add(unsafe.Pointer(e), a.off))
+}
+
+// TypedStrs is TypedStr for a TypeStrings accessor.
+func (a *Accessor) TypedStrs(e *Event) []string {
+	return *(*[]string)(unsafe.Add(unsafe.Pointer(e), a.off))
 }
 
 // Lookup returns the accessor for a dotted field path. Paths outside the
@@ -72,7 +86,7 @@ func strAcc(path string, off uintptr) Accessor {
 		}
 		return "", false
 	}
-	return Accessor{Path: path, Type: TypeString, Str: str, Get: func(e *Event) Value {
+	return Accessor{Path: path, Type: TypeString, Str: str, off: off, Get: func(e *Event) Value {
 		if s := *(*string)(unsafe.Add(unsafe.Pointer(e), off)); s != "" {
 			return String(s)
 		}
@@ -96,7 +110,7 @@ func strsAcc(path string, off uintptr) Accessor {
 		}
 		return nil
 	}
-	return Accessor{Path: path, Type: TypeStrings, Strs: strs, Get: func(e *Event) Value {
+	return Accessor{Path: path, Type: TypeStrings, Strs: strs, off: off, Get: func(e *Event) Value {
 		if s := *(*[]string)(unsafe.Add(unsafe.Pointer(e), off)); s != nil {
 			return Strings(s)
 		}
