@@ -756,3 +756,45 @@ func TestShapeEviction(t *testing.T) {
 		t.Error("shape 1 kept")
 	}
 }
+
+// TestTypedSlotReads checks Accessor.TypedStr and TypedStrs against Str
+// and Strs for every typed string and string-array field: the decoded
+// value when the field is typed in the line, empty when it is absent or
+// arrived with another JSON type (then only Str/Get see it, in Fields).
+func TestTypedSlotReads(t *testing.T) {
+	n := 0
+	for _, path := range TypedPaths() {
+		a := Lookup(path)
+		var set, other, none Event
+		switch a.Type {
+		case TypeString:
+			if err := Decode([]byte(`{"`+path+`":"v:`+path+`"}`), &set); err != nil {
+				t.Fatal(err)
+			}
+			if err := Decode([]byte(`{"`+path+`":7}`), &other); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := a.Str(&set); a.TypedStr(&set) != got || got != "v:"+path {
+				t.Errorf("%s: TypedStr %q, Str %q", path, a.TypedStr(&set), got)
+			}
+			if a.TypedStr(&other) != "" || a.TypedStr(&none) != "" {
+				t.Errorf("%s: TypedStr of a number %q, of nothing %q", path, a.TypedStr(&other), a.TypedStr(&none))
+			}
+			n++
+		case TypeStrings:
+			if err := Decode([]byte(`{"`+path+`":["a","b:`+path+`"]}`), &set); err != nil {
+				t.Fatal(err)
+			}
+			if got := a.TypedStrs(&set); !slices.Equal(got, a.Strs(&set)) || len(got) != 2 || got[1] != "b:"+path {
+				t.Errorf("%s: TypedStrs %q, Strs %q", path, got, a.Strs(&set))
+			}
+			if a.TypedStrs(&none) != nil {
+				t.Errorf("%s: TypedStrs of nothing %q", path, a.TypedStrs(&none))
+			}
+			n++
+		}
+	}
+	if n < 40 {
+		t.Fatalf("%d typed string fields checked", n)
+	}
+}
