@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -1000,6 +1001,7 @@ type substrings struct {
 	pairs [1 << 16 / 64]uint64
 	first map[uint16][]int // entries by their first two bytes
 	ents  []affix
+	texts [][]byte // the entries' texts, for bytes.Contains
 }
 
 func pairAt(s string, i int) uint16 { return uint16(s[i])<<8 | uint16(s[i+1]) }
@@ -1017,10 +1019,24 @@ func (c *substrings) add(p *plan, text string, ti int) {
 	c.pairs[g>>6] |= 1 << (g & 63)
 	c.first[g] = append(c.first[g], len(c.ents))
 	c.ents = append(c.ents, affix{text: text, bits: b})
+	c.texts = append(c.texts, []byte(text))
 }
+
+// fewSubstrings is the most contains keys searched one by one (a
+// vectorized strings.Index each) rather than with the pair filter, which
+// costs several instructions per byte of the value whatever the keys.
+const fewSubstrings = 4
 
 // match adds the entries s contains.
 func (c *substrings) match(s string, cand []uint64) {
+	if len(c.ents) <= fewSubstrings {
+		for i := range c.ents {
+			if strings.Contains(s, c.ents[i].text) {
+				orBits(cand, c.ents[i].bits)
+			}
+		}
+		return
+	}
 	for i := 0; i+1 < len(s); i++ {
 		g := pairAt(s, i)
 		if c.pairs[g>>6]&(1<<(g&63)) == 0 {
@@ -1044,11 +1060,24 @@ func (c *substrings) len() int {
 
 // matchBytes is match for a folded value.
 func (c *substrings) matchBytes(s []byte, cand []uint64) {
-	for i := 0; i+1 < len(s); i++ {
-		g := uint16(s[i])<<8 | uint16(s[i+1])
+	if len(c.ents) <= fewSubstrings {
+		for i := range c.ents {
+			if bytes.Contains(s, c.texts[i]) {
+				orBits(cand, c.ents[i].bits)
+			}
+		}
+		return
+	}
+	if len(s) < 2 {
+		return
+	}
+	g := uint16(s[0]) // the pair ending at s[j], one load per byte
+	for j := 1; j < len(s); j++ {
+		g = g<<8 | uint16(s[j])
 		if c.pairs[g>>6]&(1<<(g&63)) == 0 {
 			continue
 		}
+		i := j - 1
 		for _, k := range c.first[g] {
 			e := &c.ents[k]
 			if len(s)-i >= len(e.text) && string(s[i:i+len(e.text)]) == e.text {

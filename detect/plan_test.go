@@ -645,3 +645,49 @@ func TestProbeMemoRests(t *testing.T) {
 		t.Fatalf("repeated values: rest %d, hits %d", m.rest, m.hits)
 	}
 }
+
+// TestSubstringsMatch compares a probe's contains keys with strings.Contains
+// key by key, for key counts on both sides of fewSubstrings (one by one,
+// and the pair filter), values of the keys' alphabet so that keys overlap
+// the values often, and both the string and the folded-bytes path.
+func TestSubstringsMatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 13))
+	word := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "abc/-."[rng.IntN(6)]
+		}
+		return string(b)
+	}
+	hits := 0
+	for _, nkeys := range []int{1, 2, fewSubstrings, fewSubstrings + 1, 34} {
+		p := &plan{words: 1}
+		c := &substrings{first: map[uint16][]int{}}
+		keys := make([]string, nkeys)
+		for i := range keys {
+			keys[i] = word(2 + rng.IntN(4))
+			c.add(p, keys[i], i)
+		}
+		for range 2000 {
+			v := word(rng.IntN(24))
+			var want uint64
+			for i, k := range keys {
+				if strings.Contains(v, k) {
+					want |= 1 << i
+				}
+			}
+			got, gotBytes := []uint64{0}, []uint64{0}
+			c.match(v, got)
+			c.matchBytes([]byte(v), gotBytes)
+			if got[0] != want || gotBytes[0] != want {
+				t.Fatalf("%d keys %q, value %q: match %b, matchBytes %b, want %b", nkeys, keys, v, got[0], gotBytes[0], want)
+			}
+			if want != 0 {
+				hits++
+			}
+		}
+	}
+	if hits < 1000 {
+		t.Fatalf("%d values contain a key: the test checks too little", hits)
+	}
+}
