@@ -184,20 +184,26 @@ func pairIndex(a, b byte) uint { return uint(a&63)<<6 | uint(b&63) }
 // mayMatch reports whether s may match one of the patterns; ascii tells
 // whether s is all ASCII (only needed when folding).
 func (f *pairFilter) mayMatch(s string, ascii bool) bool {
+	if len(s) < 2 {
+		return false
+	}
+	// g is pairIndex of the pair ending at s[j]: one byte read per step.
 	if f.fold {
 		if !ascii {
 			return true
 		}
-		for i := 0; i+1 < len(s); i++ {
-			g := pairIndex(asciiCanon[s[i]], asciiCanon[s[i+1]])
+		g := uint(asciiCanon[s[0]] & 63)
+		for j := 1; j < len(s); j++ {
+			g = (g<<6 | uint(asciiCanon[s[j]]&63)) & (1<<12 - 1)
 			if f.bits[g>>6]&(1<<(g&63)) != 0 {
 				return true
 			}
 		}
 		return false
 	}
-	for i := 0; i+1 < len(s); i++ {
-		g := pairIndex(s[i], s[i+1])
+	g := uint(s[0] & 63)
+	for j := 1; j < len(s); j++ {
+		g = (g<<6 | uint(s[j]&63)) & (1<<12 - 1)
 		if f.bits[g>>6]&(1<<(g&63)) != 0 {
 			return true
 		}
