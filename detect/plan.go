@@ -687,6 +687,8 @@ func (p *plan) candidatesWith(sc *scratch, ev *ecs.Event, mask uint64, cand []ui
 					break probes
 				}
 			}
+			// An empty string slot leaves the generic store, if the event
+			// has one; booleans and numbers are read by their accessor.
 			if !noFields || pr.acc.Type == ecs.TypeBool || pr.acc.Type == ecs.TypeInt {
 				pr.collect(sc, ev, cand)
 			}
@@ -704,17 +706,11 @@ func (pr *probe) collect(sc *scratch, ev *ecs.Event, cand []uint64) {
 			pr.str(sc, s, cand)
 			return
 		}
-		if len(ev.Fields) == 0 {
-			return // absent: Get would be null
-		}
 	case ecs.TypeStrings:
 		if ss := pr.acc.Strs(ev); ss != nil {
 			for _, s := range ss {
 				pr.str(sc, s, cand)
 			}
-			return
-		}
-		if len(ev.Fields) == 0 {
 			return
 		}
 	}
