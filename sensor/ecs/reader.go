@@ -57,9 +57,11 @@ func (e *LineError) Unwrap() error { return e.Err }
 // batch's memory alive, about 250 KiB, not just its own kilobyte or so:
 // memory is bounded by the events the caller keeps times that, never by
 // the length of the input. For a replay the events kept are the reorder
-// window, whose batches are live anyway, and the pending sequences, at
-// most detect's MaxPending per rule, each of which may keep a batch of its
-// own. With Workers > 1 a fixed number of batches circulates.
+// window, whose batches are live anyway, and the events pending sequences
+// hold: the engine keeps a Reader's events themselves only while they are
+// among the last 16,384 it processed, and copies an older one
+// (detect.Options.KeepEvents). With Workers > 1 a fixed number of batches
+// circulates.
 type Reader struct {
 	lines splitter
 	dec   decoder
