@@ -663,9 +663,10 @@ func (p *plan) candidatesWith(sc *scratch, ev *ecs.Event, mask uint64, cand []ui
 		noFields := len(ev.Fields) == 0
 	probes:
 		for _, pr := range t.probes {
-			// The typed slot first, inline: most probes of an event read a
-			// value there or find it empty (collect reads the generic
-			// store too, as the compiled predicates do).
+			// The field is read as the compiled predicates read it: the
+			// typed slot first (inline: most probes of an event find a
+			// value there or find it empty), the generic store when the
+			// slot is empty.
 			switch pr.acc.Type {
 			case ecs.TypeString:
 				if s := pr.acc.TypedStr(ev); s != "" {
@@ -688,33 +689,13 @@ func (p *plan) candidatesWith(sc *scratch, ev *ecs.Event, mask uint64, cand []ui
 				}
 			}
 			// An empty string slot leaves the generic store, if the event
-			// has one; booleans and numbers are read by their accessor.
+			// has one (Get reads only that then); booleans and numbers
+			// are read by their accessor.
 			if !noFields || pr.acc.Type == ecs.TypeBool || pr.acc.Type == ecs.TypeInt {
-				pr.collect(sc, ev, cand)
+				pr.value(sc, pr.acc.Get(ev), cand)
 			}
 		}
 	}
-}
-
-// collect reads the probe's field as the compiled predicates do (typed
-// value first, the generic store when it is absent) and adds the targets
-// whose keys the values satisfy.
-func (pr *probe) collect(sc *scratch, ev *ecs.Event, cand []uint64) {
-	switch pr.acc.Type {
-	case ecs.TypeString:
-		if s, ok := pr.acc.Str(ev); ok {
-			pr.str(sc, s, cand)
-			return
-		}
-	case ecs.TypeStrings:
-		if ss := pr.acc.Strs(ev); ss != nil {
-			for _, s := range ss {
-				pr.str(sc, s, cand)
-			}
-			return
-		}
-	}
-	pr.value(sc, pr.acc.Get(ev), cand)
 }
 
 // value adds the targets a generic value may satisfy: strings by lookup,
