@@ -205,7 +205,7 @@ func TestSignatureFileReplacedBetweenPolls(t *testing.T) {
 	adhoc := fixture.BuildGo(t, "arm64", "tool")
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "tool")
-	copyTo(t, adhoc, exe)
+	fixture.CopyExecutable(t, adhoc, exe)
 	s, fp, _, clk, c := signedFixture(t, codesign.CacheOptions{})
 	warm(t, c, exe)
 	poll(t, s)
@@ -215,7 +215,7 @@ func TestSignatureFileReplacedBetweenPolls(t *testing.T) {
 	if ev == nil || ev.Process.CodeSignature.SigningID != "a.out" {
 		t.Fatalf("first exec %+v", ev)
 	}
-	copyTo(t, sentry, exe+".new")
+	fixture.CopyExecutable(t, sentry, exe+".new")
 	if err := os.Rename(exe+".new", exe); err != nil {
 		t.Fatal(err)
 	}
@@ -228,17 +228,6 @@ func TestSignatureFileReplacedBetweenPolls(t *testing.T) {
 	}
 	if st := c.Stats(); st.Verified != 2 {
 		t.Fatalf("cache %+v", st)
-	}
-}
-
-func copyTo(t testing.TB, src, dst string) {
-	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, b, 0o755); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -520,7 +509,7 @@ func BenchmarkPollColdBinary(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				exe := filepath.Join(dir, "cold")
-				copyTo(b, sentry, exe+".new")
+				fixture.CopyExecutable(b, sentry, exe+".new")
 				if err := os.Rename(exe+".new", exe); err != nil { // a new inode: a miss
 					b.Fatal(err)
 				}

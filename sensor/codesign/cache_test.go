@@ -11,17 +11,6 @@ import (
 	"github.com/macsensor/macsensor/sensor/codesign/fixture"
 )
 
-func copyFile(t *testing.T, src, dst string) {
-	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func await(t *testing.T, c *Cache, k Key) Info {
 	t.Helper()
 	info, ok := c.Await(k, 30*time.Second)
@@ -96,7 +85,7 @@ func TestCacheNotFoundTooLargeNotFile(t *testing.T) {
 func TestCacheChangedWhileRead(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
-	copyFile(t, fixture.BuildGo(t, "amd64", "x"), bin)
+	fixture.CopyExecutable(t, fixture.BuildGo(t, "amd64", "x"), bin)
 	c := NewCache(CacheOptions{Verify: Options{Arch: "amd64"}})
 	defer c.Close()
 	var once sync.Once
@@ -136,11 +125,11 @@ func TestCacheReplaced(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			dir := t.TempDir()
 			bin := filepath.Join(dir, "bin")
-			copyFile(t, fixture.BuildGo(t, "amd64", "x"), bin)
+			fixture.CopyExecutable(t, fixture.BuildGo(t, "amd64", "x"), bin)
 			other := filepath.Join(dir, "other")
-			copyFile(t, fixture.BuildGo(t, "arm64", "y"), other)
+			fixture.CopyExecutable(t, fixture.BuildGo(t, "arm64", "y"), other)
 			hold := filepath.Join(dir, "hold")
-			copyFile(t, bin, hold)
+			fixture.CopyExecutable(t, bin, hold)
 			c := NewCache(CacheOptions{Verify: Options{Arch: "arm64"}, Workers: 1})
 			defer c.Close()
 			// Hold the worker on a first file so that the change happens
@@ -271,7 +260,7 @@ func TestVerifyMachOFlag(t *testing.T) {
 func TestAwaitNoWaitAndUncached(t *testing.T) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
-	copyFile(t, fixture.BuildGo(t, "amd64", "x"), bin)
+	fixture.CopyExecutable(t, fixture.BuildGo(t, "amd64", "x"), bin)
 	c := NewCache(CacheOptions{Verify: Options{Arch: "amd64"}})
 	defer c.Close()
 	hold := make(chan struct{})
