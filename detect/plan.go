@@ -145,15 +145,20 @@ type memoEntry struct {
 // memoSize is the entries of a memo; values longer than memoMax (command
 // lines, long paths: mostly unique) are not memoized.
 const (
-	memoSize   = 64
+	memoBits   = 6
+	memoSize   = 1 << memoBits
 	memoMax    = 64
 	memoSample = 256
 	memoRest   = 4096
 )
 
-// memoSlot is the entry a value of 1 to memoMax bytes goes in.
-func memoSlot(s string) int {
-	return (len(s)*131 + int(s[0])*31 + int(s[len(s)-1])) & (memoSize - 1)
+// memoSet is the first entry of the two a value of 1 to memoMax bytes may
+// be in: a mix of its length and of its first, middle and last bytes (the
+// values of a field often share their first bytes, or their last).
+func memoSet(s string) int {
+	h := uint32(len(s))*0x9e3779b1 ^ uint32(s[0]) ^ uint32(s[len(s)/2])<<8 ^ uint32(s[len(s)-1])<<16
+	h *= 0x85ebca6b
+	return int(h>>(32-memoBits)) &^ 1
 }
 
 type pendingKey struct {
@@ -740,8 +745,10 @@ func (pr *probe) str(sc *scratch, s string, cand []uint64) {
 		pr.lookupStr(sc, s, cand)
 		return
 	}
-	// An empty entry holds no text: it never equals s (1 byte or more).
-	e := &m.entries[memoSlot(s)]
+	// A set is two entries, the most recently used first; an empty entry
+	// holds no text: it never equals s (1 byte or more).
+	i := memoSet(s)
+	e := &m.entries[i]
 	if string(e.text) == s {
 		m.hits++
 		if len(e.bits) > 0 {
@@ -749,6 +756,15 @@ func (pr *probe) str(sc *scratch, s string, cand []uint64) {
 		}
 		return
 	}
+	m.entries[i], m.entries[i+1] = m.entries[i+1], m.entries[i]
+	if string(e.text) == s {
+		m.hits++
+		if len(e.bits) > 0 {
+			orBits(cand, e.bits)
+		}
+		return
+	}
+	// A miss replaces the older entry (now first), reusing its buffers.
 	// Misses count the sample (hits+misses lookups), off the hit path.
 	if m.misses++; m.hits+m.misses >= memoSample {
 		if m.hits < memoSample/16 {
