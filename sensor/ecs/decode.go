@@ -112,6 +112,8 @@ type decoder struct {
 	nstrs     int    // string-array elements used by runShape, after len(strs)
 	misses    int    // lines since the last shape was learned, none matching
 	learnGap  int    // misses before the next attempt to learn a shape
+
+	minute minuteMemo // the last time's minute
 }
 
 // span is one object key in buf: buf[start:end], escaped if esc.
@@ -365,7 +367,7 @@ func (d *decoder) object(i, depth, node int) (int, error) {
 					goto next
 				}
 			case slotTime:
-				if ns, ok := parseTime(buf[vs:ve]); ok {
+				if ns, ok := d.minute.parseTime(buf[vs:ve]); ok {
 					*(*int64)(sl.at(d.e)) = ns
 					d.e.Has |= sl.bit
 					i = ve + 1
@@ -600,7 +602,7 @@ func (d *decoder) setString(s string) {
 			*(*[]string)(sl.at(d.e)) = ss
 			return
 		case slotTime:
-			if ns, ok := parseTime(bytesOf(s)); ok {
+			if ns, ok := d.minute.parseTime(bytesOf(s)); ok {
 				*(*int64)(sl.at(d.e)) = ns
 				d.e.Has |= sl.bit
 				return
@@ -1453,7 +1455,7 @@ func (d *decoder) shapeValue(st *shapeStep, buf []byte, i int, e *Event) (int, b
 			d.fields[st.field] = Field{Path: st.path, Value: Value{Kind: KindString, Str: stringOf(buf[i:ve])}}
 			return ve + 1, true
 		}
-		ns, ok := parseTime(buf[i:ve])
+		ns, ok := d.minute.parseTime(buf[i:ve])
 		if !ok {
 			return i, false
 		}

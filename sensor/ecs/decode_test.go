@@ -798,3 +798,36 @@ func TestTypedSlotReads(t *testing.T) {
 		t.Fatalf("%d typed string fields checked", n)
 	}
 }
+
+// TestMinuteMemo parses a run of times with one minuteMemo, as a decoder
+// does, and each alone: the remembered minute must never change a result,
+// whether the next time shares it or not, and whether it is valid or not
+// (a bad second or fraction after a good minute, a bad minute after it).
+func TestMinuteMemo(t *testing.T) {
+	times := []string{
+		"2024-05-14T09:21:33Z", "2024-05-14T09:21:34.5Z", "2024-05-14T09:21:59.999999999Z",
+		"2024-05-14T09:21:60Z", "2024-05-14T09:21:3xZ", "2024-05-14T09:21:33.Z",
+		"2024-05-14T09:21:33.12345678901Z", "2024-05-14T09:21:33.1x3Z", "2024-05-14T09:21:33+02:00",
+		"2024-05-14T09:21:33", "2024-05-14T09:21 33Z", "2024-05-14T09:22:00Z", "2024-05-14T09:22:01Z",
+		"2024-05-14T09:21:33Z", "2024-02-30T09:21:33Z", "2024-02-30T09:21:34Z", "2024-05-14T24:00:00Z",
+		"2024-05-14T09:60:00Z", "2024-13-14T09:21:33Z", "1969-12-31T23:59:59.999999999Z",
+		"1969-12-31T23:59:58Z", "2262-04-11T23:47:16.854775807Z", "2262-04-11T23:47:16.854775808Z",
+		"2262-04-11T23:47:17Z", "1677-09-21T00:12:43.145224192Z", "1677-09-21T00:12:43.145224191Z",
+		"1715678493418", "2024-05-14T09:21:33Z",
+	}
+	var m minuteMemo
+	valid := 0
+	for _, s := range times {
+		got, gotOK := m.parseTime([]byte(s))
+		want, wantOK := parseTime([]byte(s))
+		if got != want || gotOK != wantOK {
+			t.Errorf("%s after the memo's minute: %d %v, alone %d %v", s, got, gotOK, want, wantOK)
+		}
+		if wantOK {
+			valid++
+		}
+	}
+	if valid != 14 {
+		t.Errorf("%d of the times parse, want 14", valid)
+	}
+}

@@ -154,6 +154,15 @@ func digits(b []byte, i, n int) (int64, bool) {
 // false when b is none of these or the time is outside the int64
 // nanosecond range.
 func parseTime(b []byte) (int64, bool) {
+	var m minuteMemo
+	return m.parseTime(b)
+}
+
+// parseTime is parseTime with m's memory of the last minute.
+func (m *minuteMemo) parseTime(b []byte) (int64, bool) {
+	if ns, ok := m.parse(b); ok {
+		return ns, true
+	}
 	if ns, ok := parseISOTime(b); ok {
 		return ns, true
 	}
@@ -290,9 +299,25 @@ func fromSeconds(sec, frac int64) (int64, bool) {
 
 // parseCanonicalTime is the fast path of parseISOTime for the form
 // AppendJSON and Elastic Defend write: yyyy-MM-ddTHH:mm:ss[.fraction]Z.
-// It checks the first 19 bytes as three little-endian words: the digits
-// and the separators at once.
 func parseCanonicalTime(b []byte) (int64, bool) {
+	var m minuteMemo
+	return m.parse(b)
+}
+
+// minuteMemo parses canonical times (see parseCanonicalTime) remembering
+// the minute of the last one: the times of a stream of events share their
+// minute with the previous event's, and the date's arithmetic (the
+// calendar's divisions) was most of a parse. A decoder has one.
+type minuteMemo struct {
+	w0, w1 uint64 // "yyyy-MM-" and "ddTHH:mm" as little-endian words
+	sec    int64  // Unix seconds at the start of that minute
+	ok     bool
+}
+
+// parse checks the first 19 bytes as three little-endian words (the
+// digits and the separators at once); the first two, the minute, are
+// checked and computed only when they differ from the remembered ones.
+func (m *minuteMemo) parse(b []byte) (int64, bool) {
 	n := len(b)
 	if n < 20 || b[n-1] != 'Z' {
 		return 0, false
@@ -301,14 +326,23 @@ func parseCanonicalTime(b []byte) (int64, bool) {
 	w0 := binary.LittleEndian.Uint64(b)      // yyyy-MM-
 	w1 := binary.LittleEndian.Uint64(b[8:])  // ddTHH:mm
 	w2 := binary.LittleEndian.Uint32(b[16:]) // :ss and one more byte
-	if !layoutWord(w0, date0) || !layoutWord(w1, date1) || !layoutWord(uint64(w2), date2) {
+	if !m.ok || w0 != m.w0 || w1 != m.w1 {
+		if !layoutWord(w0, date0) || !layoutWord(w1, date1) {
+			return 0, false
+		}
+		y := int64(b[0]-'0')*1000 + int64(b[1]-'0')*100 + int64(b[2]-'0')*10 + int64(b[3]-'0')
+		mo, d := int64(b[5]-'0')*10+int64(b[6]-'0'), int64(b[8]-'0')*10+int64(b[9]-'0')
+		h, mi := int64(b[11]-'0')*10+int64(b[12]-'0'), int64(b[14]-'0')*10+int64(b[15]-'0')
+		if mo < 1 || mo > 12 || d < 1 || (d > 28 && d > daysIn(y, mo)) || h > 23 || mi > 59 {
+			return 0, false
+		}
+		*m = minuteMemo{w0: w0, w1: w1, sec: daysFromCivil(y, mo, d)*secondsPerDay + h*3600 + mi*60, ok: true}
+	}
+	if !layoutWord(uint64(w2), date2) {
 		return 0, false
 	}
-	digit := func(i int) int64 { return int64(b[i] - '0') }
-	y := digit(0)*1000 + digit(1)*100 + digit(2)*10 + digit(3)
-	mo, d := digit(5)*10+digit(6), digit(8)*10+digit(9)
-	h, mi, s := digit(11)*10+digit(12), digit(14)*10+digit(15), digit(17)*10+digit(18)
-	if mo < 1 || mo > 12 || d < 1 || (d > 28 && d > daysIn(y, mo)) || h > 23 || mi > 59 || s > 59 {
+	s := int64(b[17]-'0')*10 + int64(b[18]-'0')
+	if s > 59 {
 		return 0, false
 	}
 	var frac int64
@@ -328,7 +362,7 @@ func parseCanonicalTime(b []byte) (int64, bool) {
 			frac *= 10
 		}
 	}
-	return fromSeconds(daysFromCivil(y, mo, d)*secondsPerDay+h*3600+mi*60+s, frac)
+	return fromSeconds(m.sec+s, frac)
 }
 
 // layout is the shape of up to eight bytes read as a little-endian word:
