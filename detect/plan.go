@@ -685,6 +685,17 @@ func (p *plan) candidatesWith(sc *scratch, ev *ecs.Event, mask uint64, cand []ui
 					}
 					continue
 				}
+			case ecs.TypeBool:
+				// A boolean is looked up as the text of its value (see
+				// probe.value).
+				if v, ok := pr.acc.TypedBool(ev); ok {
+					if v {
+						pr.str(sc, "true", cand)
+					} else {
+						pr.str(sc, "false", cand)
+					}
+					continue
+				}
 			case ecs.TypeAny:
 				if noFields {
 					// The probes of fields outside the typed struct come
@@ -693,10 +704,10 @@ func (p *plan) candidatesWith(sc *scratch, ev *ecs.Event, mask uint64, cand []ui
 					break probes
 				}
 			}
-			// An empty string slot leaves the generic store, if the event
-			// has one (Get reads only that then); booleans and numbers
-			// are read by their accessor.
-			if !noFields || pr.acc.Type == ecs.TypeBool || pr.acc.Type == ecs.TypeInt {
+			// An empty slot leaves the generic store, if the event has one
+			// (Get reads only that then); numbers are read by their
+			// accessor.
+			if !noFields || pr.acc.Type == ecs.TypeInt {
 				pr.value(sc, pr.acc.Get(ev), cand)
 			}
 		}

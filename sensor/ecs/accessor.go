@@ -32,7 +32,8 @@ type Accessor struct {
 	Int  func(*Event) (int64, bool)
 	Get  func(*Event) Value
 
-	off uintptr // TypeString, TypeStrings: the typed slot's offset in Event
+	off uintptr  // TypeString, TypeStrings, TypeBool: the typed slot's offset in Event
+	bit Presence // TypeBool: the slot's presence bit
 }
 
 // TypedStr is the typed slot of a TypeString accessor ("" when empty; the
@@ -45,6 +46,12 @@ func (a *Accessor) TypedStr(e *Event) string {
 // TypedStrs is TypedStr for a TypeStrings accessor.
 func (a *Accessor) TypedStrs(e *Event) []string {
 	return *(*[]string)(unsafe.Add(unsafe.Pointer(e), a.off))
+}
+
+// TypedBool is TypedStr for a TypeBool accessor: the slot's value, and
+// whether the slot is set.
+func (a *Accessor) TypedBool(e *Event) (v, ok bool) {
+	return *(*bool)(unsafe.Add(unsafe.Pointer(e), a.off)), e.Has&a.bit != 0
 }
 
 // Lookup returns the accessor for a dotted field path. Paths outside the
@@ -159,7 +166,7 @@ func boolAcc(path string, bit Presence, off uintptr) Accessor {
 		}
 		return 0, false
 	}
-	return Accessor{Path: path, Type: TypeBool, Int: b, Get: func(e *Event) Value {
+	return Accessor{Path: path, Type: TypeBool, Int: b, off: off, bit: bit, Get: func(e *Event) Value {
 		if e.Has&bit != 0 {
 			return Bool(*(*bool)(unsafe.Add(unsafe.Pointer(e), off)))
 		}

@@ -757,12 +757,13 @@ func TestShapeEviction(t *testing.T) {
 	}
 }
 
-// TestTypedSlotReads checks Accessor.TypedStr and TypedStrs against Str
-// and Strs for every typed string and string-array field: the decoded
+// TestTypedSlotReads checks Accessor.TypedStr, TypedStrs and TypedBool
+// against Str, Strs and Int for every typed string, string-array and
+// boolean field: the decoded
 // value when the field is typed in the line, empty when it is absent or
 // arrived with another JSON type (then only Str/Get see it, in Fields).
 func TestTypedSlotReads(t *testing.T) {
-	n := 0
+	n, bools := 0, 0
 	for _, path := range TypedPaths() {
 		a := Lookup(path)
 		var set, other, none Event
@@ -792,10 +793,33 @@ func TestTypedSlotReads(t *testing.T) {
 				t.Errorf("%s: TypedStrs of nothing %q", path, a.TypedStrs(&none))
 			}
 			n++
+		case TypeBool:
+			if err := Decode([]byte(`{"`+path+`":true}`), &set); err != nil {
+				t.Fatal(err)
+			}
+			if err := Decode([]byte(`{"`+path+`":"true"}`), &other); err != nil {
+				t.Fatal(err)
+			}
+			var unset Event
+			if err := Decode([]byte(`{"`+path+`":false}`), &unset); err != nil {
+				t.Fatal(err)
+			}
+			v, ok := a.TypedBool(&set)
+			f, fok := a.TypedBool(&unset)
+			if got, _ := a.Int(&set); !v || !ok || got != 1 || f || !fok {
+				t.Errorf("%s: TypedBool of true %v %v (Int %d), of false %v %v", path, v, ok, got, f, fok)
+			}
+			if _, ok := a.TypedBool(&other); ok {
+				t.Errorf("%s: TypedBool of a string is set", path)
+			}
+			if _, ok := a.TypedBool(&none); ok {
+				t.Errorf("%s: TypedBool of nothing is set", path)
+			}
+			bools++
 		}
 	}
-	if n < 40 {
-		t.Fatalf("%d typed string fields checked", n)
+	if n < 40 || bools < 4 {
+		t.Fatalf("%d typed string fields and %d booleans checked", n, bools)
 	}
 }
 
