@@ -1336,6 +1336,123 @@ type shapeStep struct {
 	bit   Presence // typed integer and time: the presence bit
 	field int      // generic: the field's index in Fields
 	path  string   // generic: the field's path
+	run   int      // the first of runMin or more stepString steps: their number (see runMemo)
+	memo  *runMemo // with run
+}
+
+// Runs. The members of a line that describe its host and agent (ids,
+// names, the OS's version, kernel, family, platform) are the same bytes
+// on every line of that host: a run of typed strings that the steps would
+// compare and scan one by one. A runMemo remembers the bytes of recent
+// runs at one step and the strings they decoded to; a line whose bytes
+// there equal a remembered run's, from the first literal to the last
+// closing quote, takes those strings at the cost of one comparison. The
+// strings are decoded from the bytes alone (stepString takes a plain
+// string as it is), so the event is the one the steps would make. A
+// remembered run is a copy of its own, never rewritten: the events that
+// took its strings may outlive the line and the memo's entry.
+const (
+	runMin    = 3
+	runBits   = 4
+	runSlots  = 1 << runBits // entries of a runMemo, in sets of two chosen by the run's first value
+	runSample = 64           // tries in a sample: fewer than a quarter hits rest the memo
+	runRest   = 16384
+	runSlab   = 4096 // bytes of a runMemo's slab
+)
+
+// A hit saves some hundreds of instructions per run, a miss costs about a
+// third of that and an allocation: a memo whose runs rarely repeat (a
+// process's ids; more hosts interleaved than it has entries) rests for
+// runRest lines, then samples again.
+type runMemo struct {
+	ents              [runSlots]runEntry
+	tries, hits, rest uint32
+	slab              []byte // the runs' copies are carved from it, appended to only
+}
+
+type runEntry struct {
+	text string   // the run's bytes
+	vals []string // the strings of its steps, in text (len: the run's steps)
+}
+
+// runSet is the first of the two entries (the most recently used first)
+// a run whose first literal starts at i may be in, chosen by its first
+// value: its length and its first and last eight bytes (host ids and
+// names often differ only at one end; the bytes after the value may not
+// be the run's). The set only says where to look: a hit is the comparison
+// of the whole run.
+func runSet(st *shapeStep, buf []byte, i int) int {
+	v := i + len(st.lit)
+	e := plainEnd(buf, v)
+	if e < 0 {
+		return 0
+	}
+	h := uint64(e - v)
+	switch {
+	case e-v >= 8:
+		h ^= load64(buf, v) ^ bits.RotateLeft64(load64(buf, e-8), 31)
+	case v+8 <= len(buf):
+		h ^= load64(buf, v)
+	}
+	return int((h*0x9e3779b97f4a7c15)>>(64-runBits)) &^ 1
+}
+
+// runHit stores the strings of a remembered run at buf[i:] and returns its
+// length, or returns 0 (record: whether to remember the run the steps
+// will decode, false while the memo rests).
+func runHit(st *shapeStep, steps []shapeStep, buf []byte, i int, base unsafe.Pointer) (n int, record bool) {
+	m := st.memo
+	if m.rest > 0 {
+		m.rest--
+		return 0, false
+	}
+	if m.tries++; m.tries == runSample {
+		if m.hits < runSample/4 {
+			m.rest = runRest
+		}
+		m.tries, m.hits = 0, 0
+	}
+	j := runSet(st, buf, i)
+	en := &m.ents[j]
+	if !en.at(buf, i) {
+		m.ents[j], m.ents[j+1] = m.ents[j+1], m.ents[j]
+		if !en.at(buf, i) {
+			return 0, true // the older entry, now first, is the one to replace
+		}
+	}
+	m.hits++
+	for k, v := range en.vals {
+		*(*string)(unsafe.Add(base, steps[k].off)) = v
+	}
+	return len(en.text), false
+}
+
+// at reports whether buf holds the entry's run at i.
+func (en *runEntry) at(buf []byte, i int) bool {
+	return len(en.text) > 0 && len(buf)-i >= len(en.text) && string(buf[i:i+len(en.text)]) == en.text
+}
+
+// runRecord remembers the run of st decoded from buf[start:end]: a copy
+// of its bytes, and its strings (which alias buf) moved into the copy.
+// The copy is carved from the memo's slab, whose bytes are never
+// rewritten (append only writes past them).
+func runRecord(st *shapeStep, steps []shapeStep, buf []byte, start, end int, base unsafe.Pointer) {
+	m := st.memo
+	en := &m.ents[runSet(st, buf, start)]
+	n := end - start
+	if cap(m.slab)-len(m.slab) < n {
+		m.slab = make([]byte, 0, max(runSlab, n))
+	}
+	at := len(m.slab)
+	m.slab = append(m.slab, buf[start:end]...)
+	text := unsafe.String(&m.slab[at], n)
+	from := uintptr(unsafe.Pointer(&buf[start]))
+	for j := range en.vals {
+		v := *(*string)(unsafe.Add(base, steps[j].off))
+		at := int(uintptr(unsafe.Pointer(unsafe.StringData(v))) - from)
+		en.vals[j] = text[at : at+len(v)]
+	}
+	en.text = text
 }
 
 type shape struct {
@@ -1374,8 +1491,9 @@ func (d *decoder) decodeShaped(line []byte, e *Event) bool {
 
 // runShape decodes buf into e by sh, or by the shapes its alt leads to,
 // and returns the shape that fit. On nil, e is partly filled and nothing
-// else has changed. The loop inlines the literal and the typed string,
-// most of the steps, and calls out for the others.
+// else has changed but the runs remembered (which hold whatever the rest
+// of the line). The loop inlines the literal and the typed string, most
+// of the steps, and calls out for the others.
 func (d *decoder) runShape(sh *shape, buf []byte, e *Event) *shape {
 	if d.maxFields > 0 {
 		d.fields = slices.Grow(d.fields[:0], d.maxFields)[:d.maxFields]
@@ -1384,8 +1502,20 @@ func (d *decoder) runShape(sh *shape, buf []byte, e *Event) *shape {
 	base := unsafe.Pointer(e)
 	steps := sh.steps
 	i := 0
+	recFirst, recLast, recStart := 0, -1, 0 // the run being decoded to remember
 	for k := 0; k < len(steps); k++ {
 		st := &steps[k]
+		if st.run > 0 {
+			n, record := runHit(st, steps[k:k+st.run], buf, i, base)
+			if n > 0 {
+				i += n
+				k += st.run - 1
+				continue
+			}
+			if record {
+				recFirst, recLast, recStart = k, k+st.run-1, i
+			}
+		}
 		var same bool
 		if i+24 <= len(buf) {
 			same = (load64(buf, i)^st.w[0])&st.m[0]|(load64(buf, i+8)^st.w[1])&st.m[1]|(load64(buf, i+16)^st.w[2])&st.m[2] == 0 &&
@@ -1399,6 +1529,7 @@ func (d *decoder) runShape(sh *shape, buf []byte, e *Event) *shape {
 				return nil
 			}
 			steps = sh.steps
+			recLast = -1 // the run's later steps are another shape's
 			k--
 			continue
 		}
@@ -1422,6 +1553,10 @@ func (d *decoder) runShape(sh *shape, buf []byte, e *Event) *shape {
 		}
 		*(*string)(unsafe.Add(base, st.off)) = unsafe.String(&buf[i], ve-i)
 		i = ve + 1
+		if k == recLast {
+			runRecord(&steps[recFirst], steps[recFirst:k+1], buf, recStart, i, base)
+			recLast = -1
+		}
 	}
 	return nil // not reached: the last step is stepEnd
 }
@@ -1657,6 +1792,21 @@ func compileShape(line []byte) *shape {
 	}
 	sh.nfields = len(gen)
 	last.field = sh.nfields // stepEnd: the number of fields
+	for k := 0; k < len(sh.steps); {
+		n := 0
+		for k+n < len(sh.steps) && sh.steps[k+n].kind == stepString {
+			n++
+		}
+		if n >= runMin {
+			m := new(runMemo)
+			vals := make([]string, runSlots*n)
+			for j := range m.ents {
+				m.ents[j].vals = vals[j*n : (j+1)*n : (j+1)*n]
+			}
+			sh.steps[k].run, sh.steps[k].memo = n, m
+		}
+		k += max(n, 1)
+	}
 	return sh
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func mustDecode(t *testing.T, line string) *Event {
@@ -853,5 +854,86 @@ func TestMinuteMemo(t *testing.T) {
 	}
 	if valid != 14 {
 		t.Errorf("%d of the times parse, want 14", valid)
+	}
+}
+
+// TestRunMemo decodes, with one decoder as a Reader does, lines whose host
+// members repeat (a remembered run), differ in a byte at the run's start,
+// middle or end, stop inside it, or come from more hosts than a memo has
+// entries; every event must equal a fresh decoder's, and stay equal while
+// later lines are decoded (events keep the remembered strings). A
+// repeated host must be taken from the memo: its strings then lie in the
+// memo's copy, outside every line.
+func TestRunMemo(t *testing.T) {
+	host := func(id, name, ver string) string {
+		return `{"@timestamp":"2024-05-14T09:21:33Z","event":{"sequence":1},"host":{"id":"` + id +
+			`","name":"` + name + `","hostname":"` + name + `","os":{"type":"macos","version":"` + ver +
+			`"}},"process":{"pid":4821,"name":"zsh"}}`
+	}
+	var lines []string
+	for i := range 40 {
+		lines = append(lines, host("E3B0C442-98FC-1C14", "mbp-alice", "14.4.1"))
+		switch i % 6 {
+		case 0:
+			lines = append(lines, host("E3B0C442-98FC-1C15", "mbp-alice", "14.4.1")) // the first value
+		case 1:
+			lines = append(lines, host("E3B0C442-98FC-1C14", "mbp-alicf", "14.4.1")) // a middle one
+		case 2:
+			lines = append(lines, host("E3B0C442-98FC-1C14", "mbp-alice", "14.4.2")) // the last byte
+		case 3:
+			lines = append(lines, host("E3B0C442-98FC-1C14", "mbp-alice", "14.4.1")[:120]) // cut inside the run
+		case 4:
+			lines = append(lines, host(fmt.Sprintf("HOST-%04d-AAAA", i), "mbp-alice", "14.4.1")) // many hosts
+		case 5:
+			lines = append(lines, host("E3B0C442-98FC-1C14", "mbp-alice", "14.4.11")) // longer at the end
+		}
+	}
+	d := decoder{shared: true}
+	type kept struct {
+		e    *Event
+		json string
+	}
+	var all []kept
+	var bufs [][]byte
+	fromMemo := 0
+	for n, line := range lines {
+		buf := []byte(line)
+		var want Event
+		wantErr := (&decoder{shared: true}).decodeGeneral(buf, &want)
+		got := new(Event)
+		err := d.decode(buf, got)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Fatalf("line %d: error %v, fresh decoder %v", n, err, wantErr)
+		}
+		if err != nil {
+			continue
+		}
+		if !reflect.DeepEqual(*got, want) {
+			t.Fatalf("line %d:\n%s\nfresh decoder:\n%s", n, got.AppendJSON(nil), want.AppendJSON(nil))
+		}
+		bufs = append(bufs, buf)
+		inLine := false
+		p := uintptr(unsafe.Pointer(unsafe.StringData(got.Host.OS.Version)))
+		for _, b := range bufs {
+			if start := uintptr(unsafe.Pointer(&b[0])); p >= start && p < start+uintptr(len(b)) {
+				inLine = true
+			}
+		}
+		if !inLine {
+			fromMemo++
+		}
+		all = append(all, kept{got, string(got.AppendJSON(nil))})
+	}
+	for n, k := range all {
+		if got := string(k.e.AppendJSON(nil)); got != k.json {
+			t.Fatalf("event %d changed:\n%s\nwas\n%s", n, got, k.json)
+		}
+	}
+	// The first line is learned (its shape and its run), then its 39
+	// repeats hit; so do the 6 repeats of the other id, which has a set
+	// of its own. The variants with the first line's id share its set:
+	// each evicts the older entry, the variant before it, and misses.
+	if fromMemo != 45 {
+		t.Errorf("%d of %d events took their host from the memo, want 45", fromMemo, len(all))
 	}
 }
