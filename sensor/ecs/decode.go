@@ -1336,19 +1336,20 @@ type shapeStep struct {
 	bit   Presence // typed integer and time: the presence bit
 	field int      // generic: the field's index in Fields
 	path  string   // generic: the field's path
-	run   int      // the first of runMin or more stepString steps: their number (see runMemo)
+	run   int      // the first of runMin or more stepString and stepStrings steps: their number (see runMemo)
 	memo  *runMemo // with run
 }
 
 // Runs. The members of a line that describe its host and agent (ids,
-// names, the OS's version, kernel, family, platform) are the same bytes
-// on every line of that host: a run of typed strings that the steps would
-// compare and scan one by one. A runMemo remembers the bytes of recent
+// names, addresses, the OS's version, kernel, family, platform) are the
+// same bytes on every line of that host: a run of typed strings and
+// string arrays that the steps would compare and scan one by one. A runMemo remembers the bytes of recent
 // runs at one step and the strings they decoded to; a line whose bytes
 // there equal a remembered run's, from the first literal to the last
-// closing quote, takes those strings at the cost of one comparison. The
-// strings are decoded from the bytes alone (stepString takes a plain
-// string as it is), so the event is the one the steps would make. A
+// closing quote or bracket, takes those values at the cost of one
+// comparison. The values are decoded from the bytes alone (stepString and
+// stepStrings take plain strings as they are), so the event is the one
+// the steps would make. A
 // remembered run is a copy of its own, never rewritten: the events that
 // took its strings may outlive the line and the memo's entry.
 const (
@@ -1367,12 +1368,14 @@ const (
 type runMemo struct {
 	ents              [runSlots]runEntry
 	tries, hits, rest uint32
-	slab              []byte // the runs' copies are carved from it, appended to only
+	slab              []byte   // the runs' copies are carved from it, appended to only
+	lists             []string // the arrays' elements likewise
 }
 
 type runEntry struct {
-	text string   // the run's bytes
-	vals []string // the strings of its steps, in text (len: the run's steps)
+	text  string     // the run's bytes
+	vals  []string   // the values of its stepString steps, in text
+	lists [][]string // the values of its stepStrings steps, their elements in text
 }
 
 // runSet is the first of the two entries (the most recently used first)
@@ -1421,8 +1424,16 @@ func runHit(st *shapeStep, steps []shapeStep, buf []byte, i int, base unsafe.Poi
 		}
 	}
 	m.hits++
-	for k, v := range en.vals {
-		*(*string)(unsafe.Add(base, steps[k].off)) = v
+	vals, lists := en.vals, en.lists
+	for k := range steps {
+		p := unsafe.Add(base, steps[k].off)
+		if steps[k].kind == stepString {
+			*(*string)(p) = vals[0]
+			vals = vals[1:]
+		} else {
+			*(*[]string)(p) = lists[0]
+			lists = lists[1:]
+		}
 	}
 	return len(en.text), false
 }
@@ -1434,8 +1445,8 @@ func (en *runEntry) at(buf []byte, i int) bool {
 
 // runRecord remembers the run of st decoded from buf[start:end]: a copy
 // of its bytes, and its strings (which alias buf) moved into the copy.
-// The copy is carved from the memo's slab, whose bytes are never
-// rewritten (append only writes past them).
+// The copy and the arrays are carved from the memo's slabs, whose
+// contents are never rewritten (append only writes past them).
 func runRecord(st *shapeStep, steps []shapeStep, buf []byte, start, end int, base unsafe.Pointer) {
 	m := st.memo
 	en := &m.ents[runSet(st, buf, start)]
@@ -1447,10 +1458,31 @@ func runRecord(st *shapeStep, steps []shapeStep, buf []byte, start, end int, bas
 	m.slab = append(m.slab, buf[start:end]...)
 	text := unsafe.String(&m.slab[at], n)
 	from := uintptr(unsafe.Pointer(&buf[start]))
-	for j := range en.vals {
-		v := *(*string)(unsafe.Add(base, steps[j].off))
+	moved := func(v string) string {
+		if v == "" { // an empty element: no data to move
+			return ""
+		}
 		at := int(uintptr(unsafe.Pointer(unsafe.StringData(v))) - from)
-		en.vals[j] = text[at : at+len(v)]
+		return text[at : at+len(v)]
+	}
+	vals, lists := en.vals, en.lists
+	for k := range steps {
+		p := unsafe.Add(base, steps[k].off)
+		if steps[k].kind == stepString {
+			vals[0] = moved(*(*string)(p))
+			vals = vals[1:]
+			continue
+		}
+		ss := *(*[]string)(p)
+		if cap(m.lists)-len(m.lists) < len(ss) {
+			m.lists = make([]string, 0, max(runSlab/16, len(ss)))
+		}
+		at := len(m.lists)
+		for _, v := range ss {
+			m.lists = append(m.lists, moved(v))
+		}
+		lists[0] = m.lists[at:len(m.lists):len(m.lists)]
+		lists = lists[1:]
 	}
 	en.text = text
 }
@@ -1541,6 +1573,10 @@ func (d *decoder) runShape(sh *shape, buf []byte, e *Event) *shape {
 			}
 			if st.kind == stepEnd {
 				return sh
+			}
+			if k == recLast {
+				runRecord(&steps[recFirst], steps[recFirst:k+1], buf, recStart, i, base)
+				recLast = -1
 			}
 			continue
 		}
@@ -1793,15 +1829,20 @@ func compileShape(line []byte) *shape {
 	sh.nfields = len(gen)
 	last.field = sh.nfields // stepEnd: the number of fields
 	for k := 0; k < len(sh.steps); {
-		n := 0
-		for k+n < len(sh.steps) && sh.steps[k+n].kind == stepString {
-			n++
+		n, arrays := 0, 0
+		for ; k+n < len(sh.steps); n++ {
+			if kind := sh.steps[k+n].kind; kind == stepStrings {
+				arrays++
+			} else if kind != stepString {
+				break
+			}
 		}
 		if n >= runMin {
 			m := new(runMemo)
-			vals := make([]string, runSlots*n)
+			vals, lists := make([]string, runSlots*(n-arrays)), make([][]string, runSlots*arrays)
 			for j := range m.ents {
-				m.ents[j].vals = vals[j*n : (j+1)*n : (j+1)*n]
+				m.ents[j].vals, vals = vals[:n-arrays:n-arrays], vals[n-arrays:]
+				m.ents[j].lists, lists = lists[:arrays:arrays], lists[arrays:]
 			}
 			sh.steps[k].run, sh.steps[k].memo = n, m
 		}

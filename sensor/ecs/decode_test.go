@@ -865,27 +865,31 @@ func TestMinuteMemo(t *testing.T) {
 // repeated host must be taken from the memo: its strings then lie in the
 // memo's copy, outside every line.
 func TestRunMemo(t *testing.T) {
-	host := func(id, name, ver string) string {
-		return `{"@timestamp":"2024-05-14T09:21:33Z","event":{"sequence":1},"host":{"id":"` + id +
-			`","name":"` + name + `","hostname":"` + name + `","os":{"type":"macos","version":"` + ver +
-			`"}},"process":{"pid":4821,"name":"zsh"}}`
+	// Two runs: the event's kind, category, type and action (with
+	// arrays), the host's members.
+	host := func(id, name, ver, typ string) string {
+		return `{"@timestamp":"2024-05-14T09:21:33Z","event":{"kind":"event","category":["process"],"type":[` + typ +
+			`],"action":"exec","sequence":1},"host":{"id":"` + id + `","name":"` + name + `","hostname":"` + name +
+			`","os":{"type":"macos","version":"` + ver + `"}},"process":{"pid":4821,"name":"zsh"}}`
 	}
+	const id, start = "E3B0C442-98FC-1C14", `"start"`
 	var lines []string
 	for i := range 40 {
-		lines = append(lines, host("E3B0C442-98FC-1C14", "mbp-alice", "14.4.1"))
+		lines = append(lines, host(id, "mbp-alice", "14.4.1", start))
 		switch i % 6 {
 		case 0:
-			lines = append(lines, host("E3B0C442-98FC-1C15", "mbp-alice", "14.4.1")) // the first value
+			lines = append(lines, host("E3B0C442-98FC-1C15", "mbp-alice", "14.4.1", start)) // the first value
 		case 1:
-			lines = append(lines, host("E3B0C442-98FC-1C14", "mbp-alicf", "14.4.1")) // a middle one
+			lines = append(lines, host(id, "mbp-alicf", "14.4.1", `"start",""`)) // a middle one; an empty element
 		case 2:
-			lines = append(lines, host("E3B0C442-98FC-1C14", "mbp-alice", "14.4.2")) // the last byte
+			lines = append(lines, host(id, "mbp-alice", "14.4.2", `"start","end"`)) // the last byte; one element more
 		case 3:
-			lines = append(lines, host("E3B0C442-98FC-1C14", "mbp-alice", "14.4.1")[:120]) // cut inside the run
+			line := host(id, "mbp-alice", "14.4.1", start)
+			lines = append(lines, line[:strings.Index(line, "hostname")]) // cut inside the host's run
 		case 4:
-			lines = append(lines, host(fmt.Sprintf("HOST-%04d-AAAA", i), "mbp-alice", "14.4.1")) // many hosts
+			lines = append(lines, host(fmt.Sprintf("HOST-%04d-AAAA", i), "mbp-alice", "14.4.1", start)) // many hosts
 		case 5:
-			lines = append(lines, host("E3B0C442-98FC-1C14", "mbp-alice", "14.4.11")) // longer at the end
+			lines = append(lines, host(id, "mbp-alice", "14.4.11", start)) // longer at the end
 		}
 	}
 	d := decoder{shared: true}
@@ -895,7 +899,7 @@ func TestRunMemo(t *testing.T) {
 	}
 	var all []kept
 	var bufs [][]byte
-	fromMemo := 0
+	fromMemo, typeFromMemo := 0, 0
 	for n, line := range lines {
 		buf := []byte(line)
 		var want Event
@@ -912,15 +916,20 @@ func TestRunMemo(t *testing.T) {
 			t.Fatalf("line %d:\n%s\nfresh decoder:\n%s", n, got.AppendJSON(nil), want.AppendJSON(nil))
 		}
 		bufs = append(bufs, buf)
-		inLine := false
-		p := uintptr(unsafe.Pointer(unsafe.StringData(got.Host.OS.Version)))
-		for _, b := range bufs {
-			if start := uintptr(unsafe.Pointer(&b[0])); p >= start && p < start+uintptr(len(b)) {
-				inLine = true
+		inLine := func(s string) bool {
+			p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+			for _, b := range bufs {
+				if start := uintptr(unsafe.Pointer(&b[0])); p >= start && p < start+uintptr(len(b)) {
+					return true
+				}
 			}
+			return false
 		}
-		if !inLine {
+		if !inLine(got.Host.OS.Version) {
 			fromMemo++
+		}
+		if !inLine(got.Event.Type[0]) {
+			typeFromMemo++
 		}
 		all = append(all, kept{got, string(got.AppendJSON(nil))})
 	}
@@ -935,5 +944,11 @@ func TestRunMemo(t *testing.T) {
 	// each evicts the older entry, the variant before it, and misses.
 	if fromMemo != 45 {
 		t.Errorf("%d of %d events took their host from the memo, want 45", fromMemo, len(all))
+	}
+	// The event's run is the first line's in 39 repeats of it and in the
+	// 19 variants of the host alone; each variant of the type evicts the
+	// other (their set is the first line's, the first value being "event").
+	if typeFromMemo != 58 {
+		t.Errorf("%d of %d events took their type from the memo, want 58", typeFromMemo, len(all))
 	}
 }
