@@ -815,56 +815,52 @@ func opName(op Op) string {
 func fieldLeaf(acc ecs.Accessor, p scalarPred) func(*ecs.Event) bool {
 	get := acc.Get
 	pp := &p
+	// The typed slot is read inline (acc.TypedStr, TypedStrs); an empty
+	// slot leaves the accessor's generic store, which an event without
+	// Fields does not have: Get would give null, which satisfies no
+	// scalarPred.
 	switch acc.Type {
 	case ecs.TypeString:
 		str, f := acc.Str, p.str
 		if f == nil {
 			return func(e *ecs.Event) bool { return pp.test(get(e)) }
 		}
+		slow := func(e *ecs.Event) bool {
+			if s, ok := str(e); ok {
+				return f(s)
+			}
+			return pp.test(get(e))
+		}
 		if p.hasOne && !p.oneFold {
 			one := p.one
 			return func(e *ecs.Event) bool {
-				if s, ok := str(e); ok {
+				if s := acc.TypedStr(e); s != "" {
 					return s == one
 				}
-				return pp.test(get(e))
+				return len(e.Fields) > 0 && slow(e)
 			}
 		}
 		if p.hasOne {
 			one := p.one
 			return func(e *ecs.Event) bool {
-				if s, ok := str(e); ok {
+				if s := acc.TypedStr(e); s != "" {
 					return len(s) >= len(one) && equalCanon(s, one)
 				}
-				return pp.test(get(e))
+				return len(e.Fields) > 0 && slow(e)
 			}
 		}
 		return func(e *ecs.Event) bool {
-			if s, ok := str(e); ok {
+			if s := acc.TypedStr(e); s != "" {
 				return f(s)
 			}
-			return pp.test(get(e))
+			return len(e.Fields) > 0 && slow(e)
 		}
 	case ecs.TypeStrings:
 		strs, f := acc.Strs, p.str
 		if f == nil {
 			return func(e *ecs.Event) bool { return pp.test(get(e)) }
 		}
-		if p.hasOne && !p.oneFold {
-			one := p.one
-			return func(e *ecs.Event) bool {
-				if ss := strs(e); ss != nil {
-					for _, s := range ss {
-						if s == one {
-							return true
-						}
-					}
-					return false
-				}
-				return pp.test(get(e))
-			}
-		}
-		return func(e *ecs.Event) bool {
+		slow := func(e *ecs.Event) bool {
 			if ss := strs(e); ss != nil {
 				for _, s := range ss {
 					if f(s) {
@@ -874,6 +870,31 @@ func fieldLeaf(acc ecs.Accessor, p scalarPred) func(*ecs.Event) bool {
 				return false
 			}
 			return pp.test(get(e))
+		}
+		if p.hasOne && !p.oneFold {
+			one := p.one
+			return func(e *ecs.Event) bool {
+				if ss := acc.TypedStrs(e); ss != nil {
+					for _, s := range ss {
+						if s == one {
+							return true
+						}
+					}
+					return false
+				}
+				return len(e.Fields) > 0 && slow(e)
+			}
+		}
+		return func(e *ecs.Event) bool {
+			if ss := acc.TypedStrs(e); ss != nil {
+				for _, s := range ss {
+					if f(s) {
+						return true
+					}
+				}
+				return false
+			}
+			return len(e.Fields) > 0 && slow(e)
 		}
 	case ecs.TypeInt:
 		i, f := acc.Int, p.i64
