@@ -1370,6 +1370,9 @@ type runMemo struct {
 	tries, hits, rest uint32
 	slab              []byte   // the runs' copies are carved from it, appended to only
 	lists             []string // the arrays' elements likewise
+	// The offsets in Event of the run's stepString and stepStrings
+	// values, in step order: an entry's vals and lists.
+	strOffs, listOffs []uintptr
 }
 
 type runEntry struct {
@@ -1386,9 +1389,9 @@ type runEntry struct {
 // of the whole run.
 func runSet(st *shapeStep, buf []byte, i int) int {
 	v := i + len(st.lit)
-	e := plainEnd(buf, v)
-	if e < 0 {
-		return 0
+	e := scanWords(buf, v)
+	if e >= len(buf) || buf[e] != '"' {
+		return 0 // the value's last bytes, or not plain: one set will do
 	}
 	h := uint64(e - v)
 	switch {
@@ -1403,7 +1406,7 @@ func runSet(st *shapeStep, buf []byte, i int) int {
 // runHit stores the strings of a remembered run at buf[i:] and returns its
 // length, or returns 0 (record: whether to remember the run the steps
 // will decode, false while the memo rests).
-func runHit(st *shapeStep, steps []shapeStep, buf []byte, i int, base unsafe.Pointer) (n int, record bool) {
+func runHit(st *shapeStep, buf []byte, i int, base unsafe.Pointer) (n int, record bool) {
 	m := st.memo
 	if m.rest > 0 {
 		m.rest--
@@ -1424,16 +1427,13 @@ func runHit(st *shapeStep, steps []shapeStep, buf []byte, i int, base unsafe.Poi
 		}
 	}
 	m.hits++
-	vals, lists := en.vals, en.lists
-	for k := range steps {
-		p := unsafe.Add(base, steps[k].off)
-		if steps[k].kind == stepString {
-			*(*string)(p) = vals[0]
-			vals = vals[1:]
-		} else {
-			*(*[]string)(p) = lists[0]
-			lists = lists[1:]
-		}
+	vals := en.vals[:len(m.strOffs)]
+	for k, off := range m.strOffs {
+		*(*string)(unsafe.Add(base, off)) = vals[k]
+	}
+	lists := en.lists[:len(m.listOffs)]
+	for k, off := range m.listOffs {
+		*(*[]string)(unsafe.Add(base, off)) = lists[k]
 	}
 	return len(en.text), false
 }
@@ -1447,7 +1447,7 @@ func (en *runEntry) at(buf []byte, i int) bool {
 // of its bytes, and its strings (which alias buf) moved into the copy.
 // The copy and the arrays are carved from the memo's slabs, whose
 // contents are never rewritten (append only writes past them).
-func runRecord(st *shapeStep, steps []shapeStep, buf []byte, start, end int, base unsafe.Pointer) {
+func runRecord(st *shapeStep, buf []byte, start, end int, base unsafe.Pointer) {
 	m := st.memo
 	en := &m.ents[runSet(st, buf, start)]
 	n := end - start
@@ -1465,15 +1465,11 @@ func runRecord(st *shapeStep, steps []shapeStep, buf []byte, start, end int, bas
 		at := int(uintptr(unsafe.Pointer(unsafe.StringData(v))) - from)
 		return text[at : at+len(v)]
 	}
-	vals, lists := en.vals, en.lists
-	for k := range steps {
-		p := unsafe.Add(base, steps[k].off)
-		if steps[k].kind == stepString {
-			vals[0] = moved(*(*string)(p))
-			vals = vals[1:]
-			continue
-		}
-		ss := *(*[]string)(p)
+	for k, off := range m.strOffs {
+		en.vals[k] = moved(*(*string)(unsafe.Add(base, off)))
+	}
+	for k, off := range m.listOffs {
+		ss := *(*[]string)(unsafe.Add(base, off))
 		if cap(m.lists)-len(m.lists) < len(ss) {
 			m.lists = make([]string, 0, max(runSlab/16, len(ss)))
 		}
@@ -1481,8 +1477,7 @@ func runRecord(st *shapeStep, steps []shapeStep, buf []byte, start, end int, bas
 		for _, v := range ss {
 			m.lists = append(m.lists, moved(v))
 		}
-		lists[0] = m.lists[at:len(m.lists):len(m.lists)]
-		lists = lists[1:]
+		en.lists[k] = m.lists[at:len(m.lists):len(m.lists)]
 	}
 	en.text = text
 }
@@ -1538,7 +1533,7 @@ func (d *decoder) runShape(sh *shape, buf []byte, e *Event) *shape {
 	for k := 0; k < len(steps); k++ {
 		st := &steps[k]
 		if st.run > 0 {
-			n, record := runHit(st, steps[k:k+st.run], buf, i, base)
+			n, record := runHit(st, buf, i, base)
 			if n > 0 {
 				i += n
 				k += st.run - 1
@@ -1575,7 +1570,7 @@ func (d *decoder) runShape(sh *shape, buf []byte, e *Event) *shape {
 				return sh
 			}
 			if k == recLast {
-				runRecord(&steps[recFirst], steps[recFirst:k+1], buf, recStart, i, base)
+				runRecord(&steps[recFirst], buf, recStart, i, base)
 				recLast = -1
 			}
 			continue
@@ -1590,7 +1585,7 @@ func (d *decoder) runShape(sh *shape, buf []byte, e *Event) *shape {
 		*(*string)(unsafe.Add(base, st.off)) = unsafe.String(&buf[i], ve-i)
 		i = ve + 1
 		if k == recLast {
-			runRecord(&steps[recFirst], steps[recFirst:k+1], buf, recStart, i, base)
+			runRecord(&steps[recFirst], buf, recStart, i, base)
 			recLast = -1
 		}
 	}
@@ -1839,6 +1834,13 @@ func compileShape(line []byte) *shape {
 		}
 		if n >= runMin {
 			m := new(runMemo)
+			for _, st := range sh.steps[k : k+n] {
+				if st.kind == stepString {
+					m.strOffs = append(m.strOffs, st.off)
+				} else {
+					m.listOffs = append(m.listOffs, st.off)
+				}
+			}
 			vals, lists := make([]string, runSlots*(n-arrays)), make([][]string, runSlots*arrays)
 			for j := range m.ents {
 				m.ents[j].vals, vals = vals[:n-arrays:n-arrays], vals[n-arrays:]
