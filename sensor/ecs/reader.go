@@ -51,9 +51,11 @@ func (e *LineError) Unwrap() error { return e.Err }
 // accepted. Next and Close are called from one goroutine.
 //
 // Memory: the input is read in chunks of chunkBytes that are never
-// rewritten, and decoded events alias them (no copy per line); events are
-// made in slabs, one allocation per batch of lines, as are their string
-// arrays and generic fields. An event therefore keeps its chunk and its
+// rewritten, and decoded events alias them (no copy per line; the strings
+// of a run of members a shape remembered alias that memory's copy of the
+// run, never rewritten either: see runMemo); events are made in slabs, one
+// allocation per batch of lines, as are their string arrays and generic
+// fields. An event therefore keeps its chunk and its
 // batch's memory alive, about 250 KiB, not just its own kilobyte or so:
 // memory is bounded by the events the caller keeps times that, never by
 // the length of the input. For a replay the events kept are the reorder
