@@ -123,10 +123,10 @@ type probe struct {
 	pending []pendingKey // while building
 }
 
-// memo is a direct-mapped cache of the targets a probe's values select:
-// the field values of a host's events repeat (process names, parents,
-// paths), and a hit costs a length check and a comparison instead of a
-// fold, a hash and the prefix, suffix and substring scans. The bits of a
+// memo is a cache of the targets a probe's values select, in sets of two
+// entries (memoSet): the field values of a host's events repeat (process
+// names, parents, paths), and a hit costs one or two comparisons instead
+// of a fold, a hash and the prefix, suffix and substring scans. The bits of a
 // value depend on the value alone, so a hit adds exactly what the lookup
 // would.
 type memo struct {

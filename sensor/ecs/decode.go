@@ -1342,16 +1342,16 @@ type shapeStep struct {
 
 // Runs. The members of a line that describe its host and agent (ids,
 // names, addresses, the OS's version, kernel, family, platform) are the
-// same bytes on every line of that host: a run of typed strings and
-// string arrays that the steps would compare and scan one by one. A runMemo remembers the bytes of recent
-// runs at one step and the strings they decoded to; a line whose bytes
-// there equal a remembered run's, from the first literal to the last
-// closing quote or bracket, takes those values at the cost of one
-// comparison. The values are decoded from the bytes alone (stepString and
-// stepStrings take plain strings as they are), so the event is the one
-// the steps would make. A
-// remembered run is a copy of its own, never rewritten: the events that
-// took its strings may outlive the line and the memo's entry.
+// same bytes on every line of that host: a run of typed strings and string
+// arrays that the steps would compare and scan one by one. A runMemo
+// remembers the bytes of recent runs at one step and the values they
+// decoded to; a line whose bytes there equal a remembered run's, from the
+// first literal to the last closing quote or bracket, takes those values
+// at the cost of one comparison. The values are decoded from the bytes
+// alone (stepString and stepStrings take plain strings as they are), so
+// the event is the one the steps would make. A remembered run is a copy of
+// its own, never rewritten: the events that took its strings may outlive
+// the line and the memo's entry.
 const (
 	runMin    = 3
 	runBits   = 4
@@ -1362,7 +1362,7 @@ const (
 )
 
 // A hit saves some hundreds of instructions per run, a miss costs about a
-// third of that and an allocation: a memo whose runs rarely repeat (a
+// third of that and a copy of the run: a memo whose runs rarely repeat (a
 // process's ids; more hosts interleaved than it has entries) rests for
 // runRest lines, then samples again.
 type runMemo struct {
