@@ -1404,13 +1404,13 @@ func runSet(st *shapeStep, buf []byte, i int) int {
 }
 
 // runHit stores the strings of a remembered run at buf[i:] and returns its
-// length, or returns 0 (record: whether to remember the run the steps
-// will decode, false while the memo rests).
-func runHit(st *shapeStep, buf []byte, i int, base unsafe.Pointer) (n int, record bool) {
+// length, or returns 0 and the entry in which to remember the run the
+// steps will decode (-1 while the memo rests).
+func runHit(st *shapeStep, buf []byte, i int, base unsafe.Pointer) (n, record int) {
 	m := st.memo
 	if m.rest > 0 {
 		m.rest--
-		return 0, false
+		return 0, -1
 	}
 	if m.tries++; m.tries == runSample {
 		if m.hits < runSample/4 {
@@ -1423,7 +1423,7 @@ func runHit(st *shapeStep, buf []byte, i int, base unsafe.Pointer) (n int, recor
 	if !en.at(buf, i) {
 		m.ents[j], m.ents[j+1] = m.ents[j+1], m.ents[j]
 		if !en.at(buf, i) {
-			return 0, true // the older entry, now first, is the one to replace
+			return 0, j // the older entry, now first, is the one to replace
 		}
 	}
 	m.hits++
@@ -1435,7 +1435,7 @@ func runHit(st *shapeStep, buf []byte, i int, base unsafe.Pointer) (n int, recor
 	for k, off := range m.listOffs {
 		*(*[]string)(unsafe.Add(base, off)) = lists[k]
 	}
-	return len(en.text), false
+	return len(en.text), -1
 }
 
 // at reports whether buf holds the entry's run at i.
@@ -1443,13 +1443,14 @@ func (en *runEntry) at(buf []byte, i int) bool {
 	return len(en.text) > 0 && len(buf)-i >= len(en.text) && string(buf[i:i+len(en.text)]) == en.text
 }
 
-// runRecord remembers the run of st decoded from buf[start:end]: a copy
-// of its bytes, and its strings (which alias buf) moved into the copy.
-// The copy and the arrays are carved from the memo's slabs, whose
-// contents are never rewritten (append only writes past them).
-func runRecord(st *shapeStep, buf []byte, start, end int, base unsafe.Pointer) {
+// runRecord remembers in entry j (runHit's record) the run of st decoded
+// from buf[start:end]: a copy of its bytes, and its strings (which alias
+// buf) moved into the copy. The copy and the arrays are carved from the
+// memo's slabs, whose contents are never rewritten (append only writes
+// past them).
+func runRecord(st *shapeStep, j int, buf []byte, start, end int, base unsafe.Pointer) {
 	m := st.memo
-	en := &m.ents[runSet(st, buf, start)]
+	en := &m.ents[j]
 	n := end - start
 	if cap(m.slab)-len(m.slab) < n {
 		m.slab = make([]byte, 0, max(runSlab, n))
@@ -1529,7 +1530,7 @@ func (d *decoder) runShape(sh *shape, buf []byte, e *Event) *shape {
 	base := unsafe.Pointer(e)
 	steps := sh.steps
 	i := 0
-	recFirst, recLast, recStart := 0, -1, 0 // the run being decoded to remember
+	recFirst, recLast, recStart, recEntry := 0, -1, 0, 0 // the run being decoded to remember
 	for k := 0; k < len(steps); k++ {
 		st := &steps[k]
 		if st.run > 0 {
@@ -1539,8 +1540,8 @@ func (d *decoder) runShape(sh *shape, buf []byte, e *Event) *shape {
 				k += st.run - 1
 				continue
 			}
-			if record {
-				recFirst, recLast, recStart = k, k+st.run-1, i
+			if record >= 0 {
+				recFirst, recLast, recStart, recEntry = k, k+st.run-1, i, record
 			}
 		}
 		var same bool
@@ -1570,7 +1571,7 @@ func (d *decoder) runShape(sh *shape, buf []byte, e *Event) *shape {
 				return sh
 			}
 			if k == recLast {
-				runRecord(&steps[recFirst], buf, recStart, i, base)
+				runRecord(&steps[recFirst], recEntry, buf, recStart, i, base)
 				recLast = -1
 			}
 			continue
@@ -1585,7 +1586,7 @@ func (d *decoder) runShape(sh *shape, buf []byte, e *Event) *shape {
 		*(*string)(unsafe.Add(base, st.off)) = unsafe.String(&buf[i], ve-i)
 		i = ve + 1
 		if k == recLast {
-			runRecord(&steps[recFirst], buf, recStart, i, base)
+			runRecord(&steps[recFirst], recEntry, buf, recStart, i, base)
 			recLast = -1
 		}
 	}

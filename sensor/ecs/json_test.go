@@ -307,8 +307,8 @@ func TestAppendTime(t *testing.T) {
 			t.Errorf("parseTime(%s) = %d %v, want %d", got, back, ok, v)
 		}
 		// The general parser agrees with the fast path.
-		if back, ok := parseISOTime(append([]byte(got[:len(got)-1]), "+00:00"...)); !ok || back != v {
-			t.Errorf("parseISOTime(%s+00:00) = %d %v", got[:len(got)-1], back, ok)
+		if back, ok := parseISOGeneral(append([]byte(got[:len(got)-1]), "+00:00"...)); !ok || back != v {
+			t.Errorf("parseISOGeneral(%s+00:00) = %d %v", got[:len(got)-1], back, ok)
 		}
 	}
 }

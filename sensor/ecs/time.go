@@ -163,16 +163,15 @@ func (m *minuteMemo) parseTime(b []byte) (int64, bool) {
 	if ns, ok := m.parse(b); ok {
 		return ns, true
 	}
-	if ns, ok := parseISOTime(b); ok {
+	if ns, ok := parseISOGeneral(b); ok {
 		return ns, true
 	}
 	return parseEpochMillis(b)
 }
 
-func parseISOTime(b []byte) (int64, bool) {
-	if ns, ok := parseCanonicalTime(b); ok {
-		return ns, true
-	}
+// parseISOGeneral parses the ISO 8601 forms parseTime takes, the
+// canonical one (minuteMemo.parse, tried first) included, slowly.
+func parseISOGeneral(b []byte) (int64, bool) {
 	y, ok := digits(b, 0, 4)
 	if !ok {
 		return 0, false
@@ -297,17 +296,11 @@ func fromSeconds(sec, frac int64) (int64, bool) {
 	return ns - r, true
 }
 
-// parseCanonicalTime is the fast path of parseISOTime for the form
-// AppendJSON and Elastic Defend write: yyyy-MM-ddTHH:mm:ss[.fraction]Z.
-func parseCanonicalTime(b []byte) (int64, bool) {
-	var m minuteMemo
-	return m.parse(b)
-}
-
-// minuteMemo parses canonical times (see parseCanonicalTime) remembering
-// the minute of the last one: the times of a stream of events share their
-// minute with the previous event's, and the date's arithmetic (the
-// calendar's divisions) was most of a parse. A decoder has one.
+// minuteMemo parses canonical times, parseTime's fast path for the form
+// AppendJSON and Elastic Defend write (yyyy-MM-ddTHH:mm:ss[.fraction]Z),
+// remembering the minute of the last one: the times of a stream of events
+// share their minute with the previous event's, and the date's arithmetic
+// (the calendar's divisions) was most of a parse. A decoder has one.
 type minuteMemo struct {
 	w0, w1 uint64 // "yyyy-MM-" and "ddTHH:mm" as little-endian words
 	sec    int64  // Unix seconds at the start of that minute
