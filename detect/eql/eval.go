@@ -1,8 +1,10 @@
 package eql
 
 import (
+	"encoding/binary"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -612,8 +614,41 @@ func buildSubstring(args []valueFn, _ []constArg, _ bool, _ *Call) (valueFn, err
 
 // cidrSet holds CIDR blocks in Lucene's form: IPv4 as IPv4-mapped IPv6, so
 // that an IPv6 block such as ::/0 also covers IPv4 addresses, as
-// Elasticsearch's ip field does.
-type cidrSet []netip.Prefix
+// Elasticsearch's ip field does. The blocks are kept as sorted, disjoint
+// ranges of 128-bit addresses, merged where they overlap or touch: an
+// address is in the set when the last range starting at or before it
+// ends at or after it, a binary search instead of a test per block (one
+// of Elastic's macOS rules lists 26 private and reserved blocks and runs
+// on every connection).
+type cidrSet []addrRange
+
+// addrRange is the addresses lo through hi, inclusive.
+type addrRange struct{ lo, hi u128 }
+
+// u128 is an address as a big-endian 128-bit number.
+type u128 struct{ hi, lo uint64 }
+
+func (a u128) less(b u128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
+
+func u128Of(a netip.Addr) u128 {
+	b := a.As16()
+	return u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+// blockRange is the range of a masked prefix of the 128-bit space.
+func blockRange(p netip.Prefix) addrRange {
+	lo := u128Of(p.Addr())
+	host := 128 - p.Bits() // bits left free
+	hi := lo
+	switch {
+	case host >= 64:
+		hi.lo = ^uint64(0)
+		hi.hi |= uint64(1)<<(host-64) - 1 // a shift by 64 is 0: all ones
+	case host > 0:
+		hi.lo |= uint64(1)<<host - 1
+	}
+	return addrRange{lo, hi}
+}
 
 func parseCIDRs(vals []ecs.Value) (cidrSet, string) {
 	var set cidrSet
@@ -635,9 +670,40 @@ func parseCIDRs(vals []ecs.Value) (cidrSet, string) {
 			a = netip.AddrFrom16(a.As16())
 			bits += 96
 		}
-		set = append(set, netip.PrefixFrom(a, bits).Masked())
+		set = append(set, blockRange(netip.PrefixFrom(a, bits).Masked()))
 	}
-	return set, ""
+	slices.SortFunc(set, func(x, y addrRange) int {
+		switch {
+		case x.lo.less(y.lo):
+			return -1
+		case y.lo.less(x.lo):
+			return 1
+		}
+		return 0
+	})
+	merged := set[:0]
+	for _, r := range set {
+		if n := len(merged); n > 0 && !merged[n-1].hi.less(r.lo.prev()) {
+			// Overlapping or adjacent: one range.
+			if merged[n-1].hi.less(r.hi) {
+				merged[n-1].hi = r.hi
+			}
+			continue
+		}
+		merged = append(merged, r)
+	}
+	return merged, ""
+}
+
+// prev is a-1 (0 for 0: a range starting at 0 merges with none before it).
+func (a u128) prev() u128 {
+	switch {
+	case a.lo > 0:
+		return u128{a.hi, a.lo - 1}
+	case a.hi > 0:
+		return u128{a.hi - 1, ^uint64(0)}
+	}
+	return a
 }
 
 // contains reports whether the address s is in any block. It does not
@@ -650,15 +716,19 @@ func (set cidrSet) contains(s string) bool {
 	if a.Zone() != "" {
 		a = a.WithZone("")
 	}
-	if a.Is4() {
-		a = netip.AddrFrom16(a.As16())
-	}
-	for _, p := range set {
-		if p.Contains(a) {
-			return true
+	x := u128Of(a) // As16 maps IPv4 into ::ffff:0:0/96
+	// The first range starting after x; the one before it is the only
+	// one that may hold x.
+	i, j := 0, len(set)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if x.less(set[h].lo) {
+			j = h
+		} else {
+			i = h + 1
 		}
 	}
-	return false
+	return i > 0 && !set[i-1].hi.less(x)
 }
 
 func queryCIDRMatch(consts []ecs.Value, _ bool) (func(string) bool, string) {
