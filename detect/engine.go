@@ -70,6 +70,10 @@ type Engine struct {
 
 	plan *plan    // nil: rule at a time
 	cand []uint64 // the plan's candidate targets for the current event
+	// ready has the bits of the targets an event can change something
+	// through: all but the later stages of sequences with nothing pending
+	// before them (see readyTargets).
+	ready []uint64
 	// catNow[b] is the latest timestamp of the events with category bit b
 	// (catSeen: bits seen), from which a sequence the plan skipped catches
 	// up its clock (see sequencer.catchUp).
@@ -88,6 +92,7 @@ type Engine struct {
 type ruleRun struct {
 	eng   *Engine
 	rule  *Rule
+	index int    // in Engine.runs
 	mask  uint64 // categories the rule selects; anyCategory for `any where`
 	event matchFunc
 	seq   *sequencer
@@ -158,6 +163,7 @@ func NewEngine(rules []*Rule, exceptions []*Exception, opt Options) (*Engine, er
 		rr := &ruleRun{
 			eng:   e,
 			rule:  r,
+			index: len(e.runs),
 			event: r.spec.event,
 			thr:   throttle{window: int64(opt.ThrottleWindow), limit: r.maxSignals()},
 			stats: RuleStats{ID: r.ID, Name: r.Name},
@@ -197,6 +203,12 @@ func NewEngine(rules []*Rule, exceptions []*Exception, opt Options) (*Engine, er
 	if !opt.ruleAtATime {
 		e.plan = newPlan(e)
 		e.cand = make([]uint64, e.plan.words)
+		e.ready = make([]uint64, e.plan.tWords)
+		for ti := range e.plan.targets {
+			if !laterStage(&e.plan.targets[ti]) {
+				setBit(e.ready, ti)
+			}
+		}
 	}
 	return e, nil
 }
@@ -326,6 +338,7 @@ func (e *Engine) processPlan(ev *ecs.Event, mask uint64) {
 	seq := -1 // the sequence whose stage bits are being gathered
 	var stages uint64
 	for w, word := range cand[:e.plan.tWords] {
+		word &= e.ready[w]
 		for word != 0 {
 			ti := w<<6 | bits.TrailingZeros64(word)
 			word &= word - 1
@@ -410,6 +423,33 @@ func (e *Engine) stepSeq(rr *ruleRun, ev *ecs.Event, stages, known uint64) {
 	}
 	if w := q.live > 0; rr.waiting.Load() != w {
 		rr.waiting.Store(w)
+	}
+	e.readyTargets(rr)
+}
+
+// laterStage reports whether t is a stage after a sequence's first, which
+// an event changes nothing through unless a sequence waits before it.
+// (The until clause is not one: an event whose first stage opens a
+// sequence tries the until too, though nothing was pending before it.)
+func laterStage(t *planTarget) bool {
+	return t.kind == targetStages && t.stages&(1|untilStage) == 0
+}
+
+// readyTargets updates the ready bits of a sequence's later stages after
+// it stepped. The plan skips a later stage whose bit is clear, as stepSeq
+// would have (nothing to advance); a sequence only gets pending sequences
+// in step, so a clear bit is never stale, and a bit left set where
+// sequences expired elsewhere (Stats) only costs stepSeq's check.
+func (e *Engine) readyTargets(rr *ruleRun) {
+	r := rr.seq.ready()
+	for _, ti := range e.plan.byRule[rr.index] {
+		if t := &e.plan.targets[ti]; laterStage(t) {
+			if t.stages&r != 0 {
+				e.ready[ti>>6] |= 1 << (ti & 63)
+			} else {
+				e.ready[ti>>6] &^= 1 << (ti & 63)
+			}
+		}
 	}
 }
 

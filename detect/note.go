@@ -115,7 +115,7 @@ func (e *Engine) processNoted(ev *ecs.Event, mask uint64) {
 	var stages, known uint64
 	for w := 0; w < p.tWords; w++ {
 		holds := n.Words[1+w]
-		for word := holds | n.Words[1+noteWords+w]; word != 0; word &= word - 1 {
+		for word := (holds | n.Words[1+noteWords+w]) & e.ready[w]; word != 0; word &= word - 1 {
 			b := bits.TrailingZeros64(word)
 			t := &p.targets[w<<6|b]
 			if seq >= 0 && t.rule != seq {

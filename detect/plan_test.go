@@ -37,6 +37,8 @@ var extraQueries = []string{
 	`process where process.name regex~ "ab[cd]+\\s" or process.executable like "/usr/*"`,
 	`process where false`,
 	`sequence by process.entity_id [process where process.parent.name in ("zsh", "bash")] [process where process.name like~ "py*"] [network where destination.port == 443]`,
+	// One event may open a sequence and drop it by the until clause.
+	`sequence by host.id [process where process.name : "qu*"] [network where true] until [process where process.name : "quit*"]`,
 }
 
 // planRules is Elastic's macOS rules and extraQueries.
