@@ -93,6 +93,7 @@ type ruleRun struct {
 	eng   *Engine
 	rule  *Rule
 	index int    // in Engine.runs
+	ready uint64 // the sequence's ready stages when readyTargets last set their bits
 	mask  uint64 // categories the rule selects; anyCategory for `any where`
 	event matchFunc
 	seq   *sequencer
@@ -164,6 +165,7 @@ func NewEngine(rules []*Rule, exceptions []*Exception, opt Options) (*Engine, er
 			eng:   e,
 			rule:  r,
 			index: len(e.runs),
+			ready: 1, // a new sequence: only its first stage
 			event: r.spec.event,
 			thr:   throttle{window: int64(opt.ThrottleWindow), limit: r.maxSignals()},
 			stats: RuleStats{ID: r.ID, Name: r.Name},
@@ -442,6 +444,10 @@ func laterStage(t *planTarget) bool {
 // sequences expired elsewhere (Stats) only costs stepSeq's check.
 func (e *Engine) readyTargets(rr *ruleRun) {
 	r := rr.seq.ready()
+	if r == rr.ready {
+		return
+	}
+	rr.ready = r
 	for _, ti := range e.plan.byRule[rr.index] {
 		if t := &e.plan.targets[ti]; laterStage(t) {
 			if t.stages&r != 0 {
