@@ -706,17 +706,14 @@ func (a u128) prev() u128 {
 	return a
 }
 
-// contains reports whether the address s is in any block. It does not
-// allocate for addresses without a zone.
+// contains reports whether the address s is in any block (a zone is
+// ignored).
 func (set cidrSet) contains(s string) bool {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return false
 	}
-	if a.Zone() != "" {
-		a = a.WithZone("")
-	}
-	x := u128Of(a) // As16 maps IPv4 into ::ffff:0:0/96
+	x := u128Of(a) // As16 maps IPv4 into ::ffff:0:0/96 and drops the zone
 	// The first range starting after x; the one before it is the only
 	// one that may hold x.
 	i, j := 0, len(set)
