@@ -128,3 +128,18 @@ func BenchmarkDecodeLine(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCopySet deep-copies a decoded Elastic Defend process event into
+// a reused Copy, as the engine does for each event a pending sequence
+// keeps (outside a Reader's KeepEvents).
+func BenchmarkCopySet(b *testing.B) {
+	var e Event
+	if err := Decode(readLine(b, "defend_process.ndjson"), &e); err != nil {
+		b.Fatal(err)
+	}
+	var c Copy
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Set(&e)
+	}
+}

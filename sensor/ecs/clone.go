@@ -145,37 +145,23 @@ func (c *Copy) Set(e *Event) {
 			c.Fields[i] = Field{Path: f.Path, Value: cloneValue(f.Value)}
 		}
 	}
-	n := 0
-	for _, off := range textSlots {
-		n += len(*(*string)(unsafe.Add(base, off)))
-	}
-	for _, off := range listSlots {
-		for _, s := range *(*[]string)(unsafe.Add(base, off)) {
-			n += len(s)
-		}
-	}
-	if c.Fields != nil {
-		for i := range c.Fields {
-			n += len(c.Fields[i].Path)
-			valueStrings(&c.Fields[i].Value, func(s *string) { n += len(*s) })
-		}
-	}
-	if n == 0 {
-		return
-	}
-	if cap(c.buf) < n {
-		c.buf = make([]byte, n+n/4)
-	}
-	buf := c.buf[:cap(c.buf)]
-	off := 0
+	// One pass: each string's bytes are appended to the buffer and the
+	// string moved onto them. When the buffer is full a larger one takes
+	// over; the strings already moved keep the old one alive, and the next
+	// Set starts on the larger one.
+	buf := c.buf[:0]
 	move := func(s *string) {
 		l := len(*s)
 		if l == 0 {
 			return
 		}
-		copy(buf[off:], *s)
+		if cap(buf)-len(buf) < l {
+			buf = make([]byte, 0, max(2*cap(buf), 2*(len(buf)+l), 256))
+			c.buf = buf
+		}
+		off := len(buf)
+		buf = append(buf, *s...)
 		*s = unsafe.String(&buf[off], l)
-		off += l
 	}
 	for _, o := range textSlots {
 		move((*string)(unsafe.Add(base, o)))
