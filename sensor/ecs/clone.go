@@ -91,8 +91,9 @@ func valueStrings(v *Value, f func(*string)) {
 }
 
 // A Copy is a reusable deep copy of an event: Set overwrites it with a copy
-// of another event, reusing the memory of its previous content (one byte
-// buffer for all its strings, its []string slices). The detection engine
+// of another event, reusing the memory of its previous content (a byte
+// buffer for its strings, replaced by a larger one when an event does not
+// fit, and its []string slices). The detection engine
 // recycles the copies its dropped pending sequences kept this way instead
 // of cloning (and collecting) one event per sequence opened.
 //

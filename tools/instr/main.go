@@ -76,15 +76,11 @@ func benchCmd(args []string) error {
 	if fs.NArg() != 1 {
 		usage()
 	}
-	dir, err := os.MkdirTemp("", "instr-")
+	dir, bin, err := build("pkg.test", "test", "-c", *pkg)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "pkg.test")
-	if err := run(exec.Command("go", "test", "-c", "-o", bin, *pkg), nil); err != nil {
-		return err
-	}
 	const small, large = 20000, 120000
 	var totals [2]uint64
 	for i, n := range []int{small, large} {
@@ -105,15 +101,11 @@ func replayCmd(args []string) error {
 	if fs.NArg() < 1 || *lines < 1 {
 		usage()
 	}
-	dir, err := os.MkdirTemp("", "instr-")
+	dir, bin, err := build("macsensor", "build", "./cmd/macsensor")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "macsensor")
-	if err := run(exec.Command("go", "build", "-o", bin, "./cmd/macsensor"), nil); err != nil {
-		return err
-	}
 	var totals [2]uint64
 	for i, n := range []int{*lines, 2 * *lines} {
 		part := filepath.Join(dir, fmt.Sprintf("first-%d.ndjson", n))
@@ -144,6 +136,22 @@ func hostsCmd(args []string) error {
 	}
 	fmt.Printf("%s: %d events from %d hosts, %d automator pairs\n", fs.Arg(0), *n, *hosts, pairs)
 	return nil
+}
+
+// build runs `go GOARGS... -o DIR/NAME` in a new temporary folder DIR
+// (the caller removes it) and returns DIR and the program's path.
+func build(name string, goArgs ...string) (dir, bin string, err error) {
+	dir, err = os.MkdirTemp("", "instr-")
+	if err != nil {
+		return "", "", err
+	}
+	bin = filepath.Join(dir, name)
+	args := append(goArgs[:1:1], "-o", bin)
+	if err := run(exec.Command("go", append(args, goArgs[1:]...)...), nil); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	return dir, bin, nil
 }
 
 // perUnit is the difference of the two totals per unit of work.
